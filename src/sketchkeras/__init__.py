@@ -1,0 +1,29 @@
+"""sketchkeras: classify Quick, Draw! sketches from their pen strokes with Keras 3.
+
+Example:
+>>> import sketchkeras
+>>> ds = sketchkeras.load_quickdraw(sketchkeras.bundled_sample_dir(), classes=["cat", "dog"], max_per_class=10)
+>>> model = sketchkeras.SketchClassifier.from_preset("default", labels=ds.features["word"].names)
+>>> len(model.predict_drawings([ds[0]["strokes"]], format="stroke3")[0])
+2
+"""
+
+from sketchkeras.classifier import PRESETS, SketchClassifier
+from sketchkeras.data import (
+    SkippedRecordsWarning,
+    StrokeBatches,
+    bucket_length,
+    bundled_sample_dir,
+    categories,
+    convert_to_parquet,
+    load_quickdraw,
+    pad_strokes,
+    qd35_classes,
+    split_dataset,
+)
+from sketchkeras.layers import FusedLSTM, MaskedConv1D, StrokeEncoder
+from sketchkeras.simplify import simplify_drawing
+from sketchkeras.sketchrnn import UnsafePickleError, load_sketchrnn_npz
+from sketchkeras.strokes import DrawingError, canonical_strokes, read_ndjson
+
+__version__ = "0.1.0"

@@ -1,0 +1,145 @@
+"""`SketchClassifier`: a Keras model that owns its labels and preprocessing.
+
+Example:
+>>> from sketchkeras import SketchClassifier
+>>> model = SketchClassifier.from_preset("default", labels=["cat", "dog"])
+>>> cat = [[[0, 40, 80], [50, 0, 50]], [[10, 70], [90, 90]]]
+>>> [label for label, _ in model.predict_drawings([cat], top_k=2)[0]] in (["cat", "dog"], ["dog", "cat"])
+True
+"""
+
+import keras
+import numpy as np
+
+from sketchkeras.data import bucket_length, pad_strokes
+from sketchkeras.layers import StrokeEncoder
+from sketchkeras.strokes import canonical_strokes
+
+PRESETS = {
+    # What the recipes train: a short masked conv stack (4x fewer steps for
+    # the LSTMs), then two LSTMs.
+    "default": dict(
+        conv_layers=[(48, 5, 1), (64, 5, 2), (96, 3, 2)],
+        rnn_units=[128, 128],
+        normalization="batch",
+        dropout=0.0,
+        max_points=256,
+    ),
+    # Géron, "Hands-On Machine Learning", chapter 15, exercise 10: Conv1D
+    # 32/64/128 with strides 2 and batch norm, then LSTM 128 x 2, unmasked.
+    "geron": dict(
+        conv_layers=[(32, 5, 2), (64, 5, 2), (128, 3, 2)],
+        rnn_units=[128, 128],
+        normalization="batch",
+        masked=False,
+        max_points=256,
+    ),
+}
+_PREDICT_BATCH = 64
+
+
+@keras.saving.register_keras_serializable(package="sketchkeras")
+class SketchClassifier(keras.Model):
+    """Classifies sketches from their pen strokes.
+
+    Inputs are `{"strokes": (batch, steps, 3) float32, "lengths": (batch,)
+    int32}` as `sketchkeras.StrokeBatches` yields them; the output is class
+    probabilities over `labels`. Everything needed to classify a raw
+    drawing (labels, `max_points`) is in the model's config, so a saved
+    model needs nothing else.
+
+    Args:
+        labels: class names, in label-id order.
+        max_points: drawings are truncated to their first `max_points`
+            points before classification.
+        **encoder_config: `StrokeEncoder` arguments (`conv_layers`,
+            `rnn_units`, `bidirectional`, `rnn`, `dropout`, `normalization`,
+            `masked`).
+
+    Example:
+    >>> model = SketchClassifier(["circle", "square"], conv_layers=[(16, 3, 2)], rnn_units=[32])
+    >>> model.count_params() > 0, model.labels
+    (True, ['circle', 'square'])
+    """
+
+    def __init__(self, labels, max_points=256, **encoder_config):
+        strokes = keras.Input((None, 3), name="strokes")
+        lengths = keras.Input((), dtype="int32", name="lengths")
+        encoder = StrokeEncoder(**encoder_config, name="encoder")
+        features = encoder(strokes, lengths)
+        probabilities = keras.layers.Dense(len(labels), activation="softmax", name="predictions")(features)
+        super().__init__(inputs={"strokes": strokes, "lengths": lengths}, outputs=probabilities)
+        self.labels = list(labels)
+        self.max_points = max_points
+        self.encoder = encoder
+
+    @classmethod
+    def from_preset(cls, preset, labels, **overrides):
+        """Builds an untrained classifier from a named architecture.
+
+        Example:
+        >>> SketchClassifier.from_preset("geron", labels=["cat"]).encoder.masked
+        False
+        """
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+        return cls(labels=labels, **{**PRESETS[preset], **overrides})
+
+    def get_config(self):
+        encoder = self.encoder.get_config()
+        for key in ("name", "trainable", "dtype"):
+            encoder.pop(key, None)
+        return {"labels": self.labels, "max_points": self.max_points, **encoder}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def predict_drawings(self, drawings, top_k=5, format="auto"):
+        """Top-k `(label, probability)` pairs per drawing, best first.
+
+        Args:
+            drawings: Google drawings (simplified or raw), stroke-3 arrays or
+                (with `format="points"`) lists of `(x, y)` point strokes.
+            top_k: how many labels to return per drawing.
+            format: see `sketchkeras.strokes.canonical_strokes`.
+
+        Raises:
+            sketchkeras.DrawingError: naming the bad drawing by its index.
+
+        Example:
+        >>> model = SketchClassifier.from_preset("default", labels=["a", "b", "c"])
+        >>> guesses = model.predict_drawings([[[[0, 9], [0, 9]]]], top_k=2)
+        >>> len(guesses[0]), round(sum(p for _, p in model.predict_drawings([[[[0, 9], [0, 9]]]], top_k=3)[0]), 4)
+        (2, 1.0)
+        """
+        strokes = [
+            canonical_strokes(d, format, self.max_points, source=f"drawing {i}") for i, d in enumerate(drawings)
+        ]
+        probabilities = self.predict_strokes(strokes)
+        best = np.argsort(-probabilities, axis=1, kind="stable")[:, :top_k]
+        return [[(self.labels[j], float(row[j])) for j in order] for row, order in zip(probabilities, best)]
+
+    def predict_strokes(self, strokes):
+        """Class probabilities `(n, classes)` for canonical stroke arrays.
+
+        Drawings are grouped by bucket length and padded to a few fixed
+        shapes (batch sizes are powers of two), so compiled backends reuse
+        a handful of graphs.
+
+        Example:
+        >>> model = SketchClassifier.from_preset("default", labels=["a", "b"])
+        >>> model.predict_strokes([np.zeros((7, 3), "float32")]).shape
+        (1, 2)
+        """
+        probabilities = np.zeros((len(strokes), len(self.labels)), dtype=np.float32)
+        padded = np.array([bucket_length(len(s), self.max_points) for s in strokes])
+        for length in np.unique(padded):
+            rows = np.flatnonzero(padded == length)
+            for start in range(0, len(rows), _PREDICT_BATCH):
+                chunk = rows[start : start + _PREDICT_BATCH]
+                size = 1 << (len(chunk) - 1).bit_length()
+                x, lengths = pad_strokes([strokes[i] for i in chunk] + [strokes[chunk[0]]] * (size - len(chunk)), int(length))
+                out = self.predict_on_batch({"strokes": x, "lengths": lengths})
+                probabilities[chunk] = np.asarray(out)[: len(chunk)]
+        return probabilities

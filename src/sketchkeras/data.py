@@ -1,0 +1,468 @@
+"""Quick, Draw! data as Hugging Face `datasets`: loading, splits, parquet, batches.
+
+Every loader returns rows with the same columns:
+
+* `word`: a `ClassLabel` over Google's 345 categories (in `categories.txt`
+  order) or over the class list you pass;
+* `key_id`: Google's drawing id (`None` where the file has none);
+* `recognized`: Google's flag (`None` where unknown);
+* `strokes`: the canonical `(n, 3)` float32 input of `sketchkeras.strokes`.
+
+Example:
+>>> from sketchkeras import load_quickdraw, split_dataset, bundled_sample_dir
+>>> ds = load_quickdraw(bundled_sample_dir(), classes=["cat", "dog"], max_per_class=20)
+>>> ds.num_rows, ds.features["word"].names
+(40, ['cat', 'dog'])
+>>> splits = split_dataset(ds, seed=0)
+>>> sorted(splits)
+['test', 'train', 'validation']
+"""
+
+import glob
+import hashlib
+import re
+import warnings
+from collections import Counter
+from importlib import resources
+from pathlib import Path
+
+import datasets
+import keras
+import numpy as np
+import pyarrow as pa
+
+from sketchkeras.sketchrnn import load_sketchrnn_npz
+from sketchkeras.strokes import DrawingError, canonical_strokes, read_ndjson
+
+BUCKET_LENGTHS = (16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+_HUB_ID = re.compile(r"^(hf://datasets/)?[\w.-]+/[\w.-]+$")
+
+
+class SkippedRecordsWarning(UserWarning):
+    """Bad records were skipped while loading; `counts` maps reasons to counts.
+
+    `examples` holds the first few error messages, each naming file and line.
+    """
+
+    def __init__(self, counts, examples):
+        self.counts = dict(counts)
+        self.examples = list(examples)
+        total = sum(self.counts.values())
+        lines = "; ".join(self.examples)
+        super().__init__(f"skipped {total} bad record(s) {self.counts}: {lines}")
+
+
+def categories():
+    """Google's 345 Quick, Draw! class names, in the official order.
+
+    Example:
+    >>> names = categories()
+    >>> len(names), names[:2]
+    (345, ['aircraft carrier', 'airplane'])
+    """
+    text = resources.files("sketchkeras").joinpath("data/categories.txt").read_text()
+    return [line for line in text.splitlines() if line]
+
+
+def qd35_classes():
+    """The 35 QD-35 benchmark classes (those with ≥ 385 drawings in the shared sample).
+
+    Example:
+    >>> names = qd35_classes()
+    >>> len(names), names[0]
+    (35, 'airplane')
+    """
+    text = resources.files("sketchkeras").joinpath("data/qd35.txt").read_text()
+    return [line for line in text.splitlines() if line]
+
+
+def bundled_sample_dir():
+    """Folder of the real QD-35 sample shipped with the package (CC BY 4.0, Google).
+
+    400 drawings for each of the 35 benchmark classes: Google's simplified
+    ndjson, completed from sketch-rnn `.npz` files for the four classes that
+    have fewer simplified drawings (see `ATTRIBUTION.md` in that folder).
+
+    Example:
+    >>> sorted(p.name for p in (bundled_sample_dir() / "simplified").glob("*.gz"))[:2]
+    ['airplane.ndjson.gz', 'alarm clock.ndjson.gz']
+    """
+    return Path(str(resources.files("sketchkeras").joinpath("data/qd35")))
+
+
+def load_quickdraw(source, classes=None, max_per_class=None, strict=False, max_points=None):
+    """Loads Quick, Draw! drawings from Google files, parquet or the Hub.
+
+    Args:
+        source: a folder, file or glob (or a list of them) of Google ndjson
+            (simplified or raw, optionally `.gz`), sketch-rnn `.npz` (all
+            its splits, in file order) and parquet written by
+            `convert_to_parquet`; or a dataset repository holding such
+            parquet files: a Hub id (`"owner/name"`,
+            `"hf://datasets/owner/name"`) or `convert_to_parquet`'s folder.
+        classes: the class list (its order gives the label ids); defaults
+            to Google's 345 categories. Records of other known categories are
+            left out; records whose word is not a Quick, Draw! category are
+            bad records.
+        max_per_class: keep at most this many drawings per class (the first
+            ones, in the order the sources and their sorted files are given).
+        strict: raise on the first bad record instead of skipping it.
+        max_points: truncate drawings to this many points.
+
+    Returns:
+        A `datasets.Dataset`; for a dataset repository, its `DatasetDict`.
+        Skipped bad records are reported with a `SkippedRecordsWarning`.
+
+    Example:
+    >>> ds = load_quickdraw(bundled_sample_dir() / "simplified" / "cat.ndjson.gz", classes=["cat"])
+    >>> ds.num_rows, ds[0]["word"], len(ds[0]["strokes"][0])
+    (400, 0, 3)
+    """
+    labels = list(classes) if classes is not None else categories()
+    if _is_dataset_repo(source):
+        return _select_parquet(datasets.load_dataset(str(source).removeprefix("hf://datasets/")), labels, max_per_class)
+    files = [f for s in (source if isinstance(source, (list, tuple)) else [source]) for f in _expand(s)]
+    parquet = [str(f) for f in files if _kind(f) == "parquet"]
+    if parquet:
+        if len(parquet) != len(files):
+            raise ValueError(f"{source}: load parquet files apart from Google's ndjson and npz files")
+        return _select_parquet(datasets.load_dataset("parquet", data_files=parquet, split="train"), labels, max_per_class)
+    rows = _Rows(labels, set(categories()) | set(labels), max_per_class, strict)
+    for path in files:
+        if _kind(path) == "npz":
+            for member, drawings in load_sketchrnn_npz(path).items():
+                for i, drawing in enumerate(drawings):
+                    rows.add(_stroke3_record(drawing, path.name.removesuffix(".npz"), max_points, f"{path.name}:{member}[{i}]"), f"{path.name}:{member}[{i}]")
+        else:
+            for number, record in read_ndjson(path, max_points=max_points):
+                rows.add(record, f"{path.name}:{number}")
+    return rows.dataset()
+
+
+def split_dataset(dataset, validation_size=0.1, test_size=0.1, seed=0):
+    """Seeded split, stratified by `word` and grouped by drawing identity.
+
+    A drawing's identity is its `key_id` (so its raw and simplified forms
+    land together) or, without one, a hash of its strokes (so duplicates
+    land together).
+
+    Example:
+    >>> ds = load_quickdraw(bundled_sample_dir(), classes=["cat", "pig"])
+    >>> {name: split.num_rows for name, split in split_dataset(ds, seed=0).items()}
+    {'train': 640, 'validation': 80, 'test': 80}
+    """
+    flat, offsets = _strokes_buffers(dataset)
+    groups = [
+        key if key is not None else hashlib.blake2b(flat[offsets[i] : offsets[i + 1]].tobytes()).hexdigest()
+        for i, key in enumerate(dataset["key_id"])
+    ]
+    words = np.asarray(dataset["word"])
+    rng = np.random.default_rng(seed)
+    parts = {"train": [], "validation": [], "test": []}
+    for word in np.unique(words):
+        rows = np.flatnonzero(words == word)
+        unique = sorted({groups[i] for i in rows})
+        order = rng.permutation(len(unique))
+        n_test = round(test_size * len(unique))
+        n_valid = round(validation_size * len(unique))
+        assigned = {}
+        for rank, g in enumerate(order):
+            name = "test" if rank < n_test else "validation" if rank < n_test + n_valid else "train"
+            assigned[unique[g]] = name
+        for i in rows:
+            parts[assigned[groups[i]]].append(i)
+    return datasets.DatasetDict({name: dataset.select(sorted(idx)) for name, idx in parts.items()})
+
+
+def convert_to_parquet(source, output_dir, classes=None, max_per_class=None, validation_size=0.1, test_size=0.1, seed=0):
+    """Converts Google files into a parquet stroke dataset ready for the Hub.
+
+    Writes `data/{train,validation,test}-00000-of-00001.parquet` and a dataset
+    card `README.md`; push the folder with `huggingface_hub.upload_folder(
+    repo_type="dataset")` and load it back with `load_quickdraw("owner/name")`.
+
+    Example:
+    >>> import tempfile
+    >>> out = convert_to_parquet(bundled_sample_dir() / "simplified" / "cat.ndjson.gz", tempfile.mkdtemp(), classes=["cat"])
+    >>> load_quickdraw(out, classes=["cat"])["test"].num_rows
+    40
+    """
+    output_dir = Path(output_dir)
+    dataset = load_quickdraw(source, classes=classes, max_per_class=max_per_class, strict=False)
+    splits = split_dataset(dataset, validation_size, test_size, seed)
+    (output_dir / "data").mkdir(parents=True, exist_ok=True)
+    for name, split in splits.items():
+        split.to_parquet(output_dir / "data" / f"{name}-00000-of-00001.parquet")
+    card = _DATASET_CARD.format(
+        rows={name: split.num_rows for name, split in splits.items()},
+        classes=len(dataset.features["word"].names),
+        source=Path(str(source)).name,
+        seed=seed,
+    )
+    (output_dir / "README.md").write_text(card)
+    return output_dir
+
+
+def bucket_length(n, max_points):
+    """The padded length a drawing of `n` points gets: the smallest bucket ≥ n.
+
+    Example:
+    >>> bucket_length(40, max_points=256), bucket_length(900, max_points=256)
+    (48, 256)
+    """
+    for length in BUCKET_LENGTHS:
+        if length >= min(n, max_points):
+            return min(length, max_points)
+    return max_points
+
+
+def pad_strokes(strokes, length):
+    """Right-pads canonical stroke arrays into `(batch, length, 3)` plus lengths.
+
+    Drawings longer than `length` are truncated to their first points.
+
+    Example:
+    >>> x, lengths = pad_strokes([np.ones((2, 3), "float32"), np.ones((5, 3), "float32")], 4)
+    >>> x.shape, lengths.tolist(), float(x[0, 2:].sum())
+    ((2, 4, 3), [2, 4], 0.0)
+    """
+    batch = np.zeros((len(strokes), length, 3), dtype=np.float32)
+    lengths = np.empty(len(strokes), dtype=np.int32)
+    for i, drawing in enumerate(strokes):
+        n = min(len(drawing), length)
+        batch[i, :n] = drawing[:n]
+        lengths[i] = n
+    return batch, lengths
+
+
+class StrokeBatches(keras.utils.PyDataset):
+    """Length-bucketed, right-padded batches of a stroke dataset for `model.fit`.
+
+    Each batch is `({"strokes": (b, L, 3) float32, "lengths": (b,) int32},
+    labels (b,) int32)`, with `L` drawn from a small fixed set of bucket
+    lengths (so JAX compiles a few graphs, not one per batch). Batches are
+    reshuffled after each epoch when `shuffle=True`.
+
+    Example:
+    >>> ds = load_quickdraw(bundled_sample_dir(), classes=["cat", "dog"])
+    >>> batches = StrokeBatches(ds, batch_size=32, max_points=128)
+    >>> x, y = batches[0]
+    >>> x["strokes"].shape[0], x["strokes"].shape[1] in (16, 32, 48, 64, 96, 128)
+    (32, True)
+    """
+
+    def __init__(self, dataset, batch_size=64, max_points=256, shuffle=True, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.flat, self.offsets = _strokes_buffers(dataset)
+        self.lengths = np.minimum(np.diff(self.offsets), max_points)
+        self.labels = np.asarray(dataset["word"], dtype=np.int32)
+        self.batch_size = batch_size
+        self.max_points = max_points
+        self.shuffle = shuffle
+        self.rng = np.random.default_rng(seed)
+        padded = np.array([bucket_length(n, max_points) for n in self.lengths])
+        self.buckets = {length: np.flatnonzero(padded == length) for length in np.unique(padded)}
+        self.on_epoch_end()
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, index):
+        length, rows = self.batches[index]
+        batch = np.zeros((len(rows), length, 3), dtype=np.float32)
+        for i, row in enumerate(rows):
+            start = self.offsets[row]
+            batch[i, : self.lengths[row]] = self.flat[start : start + self.lengths[row]]
+        return {"strokes": batch, "lengths": self.lengths[rows].astype(np.int32)}, self.labels[rows]
+
+    def on_epoch_end(self):
+        # Rows sorted by bucket (shuffled within each), cut into batches: only
+        # batches straddling two buckets take the longer length, and only the
+        # last batch is short, so an epoch has at most one shape per bucket + 1.
+        order = np.concatenate(
+            [self.rng.permutation(rows) if self.shuffle else rows for _, rows in sorted(self.buckets.items())]
+        )
+        self.batches = []
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            self.batches.append((bucket_length(int(self.lengths[rows].max()), self.max_points), rows))
+        if self.shuffle:
+            self.batches = [self.batches[i] for i in self.rng.permutation(len(self.batches))]
+
+    def padding_fraction(self):
+        """Fraction of the padded batch cells that are padding.
+
+        Example:
+        >>> ds = load_quickdraw(bundled_sample_dir(), classes=["circle"])
+        >>> 0 < StrokeBatches(ds, batch_size=32).padding_fraction() < 0.5
+        True
+        """
+        padded = sum(length * len(rows) for length, rows in self.batches)
+        return 1.0 - float(self.lengths.sum()) / padded
+
+
+class _Rows:
+    """Collects good records into Arrow columns; counts and reports bad ones."""
+
+    def __init__(self, labels, known, max_per_class, strict):
+        self.label_ids = {name: i for i, name in enumerate(labels)}
+        self.labels, self.known = labels, known
+        self.max_per_class, self.strict = max_per_class, strict
+        self.per_class = Counter()
+        self.skipped, self.examples = Counter(), []
+        self.words, self.key_ids, self.recognized, self.strokes = [], [], [], []
+
+    def add(self, record, source):
+        if isinstance(record, DrawingError):
+            return self.skip(record, "bad drawing")
+        word = record["word"]
+        if word not in self.known:
+            return self.skip(DrawingError(f"{source}: unknown word {word!r}"), "unknown word")
+        label = self.label_ids.get(word)
+        if label is None or (self.max_per_class is not None and self.per_class[label] >= self.max_per_class):
+            return
+        self.per_class[label] += 1
+        self.words.append(label)
+        self.key_ids.append(record["key_id"])
+        self.recognized.append(record["recognized"])
+        self.strokes.append(record["strokes"])
+
+    def skip(self, error, reason):
+        if self.strict:
+            raise error
+        self.skipped[reason] += 1
+        if len(self.examples) < 5:
+            self.examples.append(str(error))
+
+    def dataset(self):
+        if self.skipped:
+            warnings.warn(SkippedRecordsWarning(self.skipped, self.examples), stacklevel=3)
+        lengths = np.array([len(s) for s in self.strokes], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+        flat = np.concatenate(self.strokes) if self.strokes else np.zeros((0, 3), np.float32)
+        points = pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), 3)
+        columns = {
+            "word": pa.array(self.words, pa.int64()),
+            "key_id": pa.array(self.key_ids, pa.string()),
+            "recognized": pa.array(self.recognized, pa.bool_()),
+            "strokes": pa.ListArray.from_arrays(pa.array(offsets), points),
+        }
+        return datasets.Dataset.from_dict(columns, features=features(self.labels))
+
+
+def features(labels):
+    """The `datasets.Features` of every sketchkeras stroke dataset.
+
+    Example:
+    >>> sorted(features(["cat", "dog"]))
+    ['key_id', 'recognized', 'strokes', 'word']
+    """
+    return datasets.Features(
+        {
+            "word": datasets.ClassLabel(names=list(labels)),
+            "key_id": datasets.Value("string"),
+            "recognized": datasets.Value("bool"),
+            "strokes": datasets.List(datasets.List(datasets.Value("float32"), length=3)),
+        }
+    )
+
+
+def _stroke3_record(drawing, word, max_points, source):
+    try:
+        strokes = canonical_strokes(drawing, "stroke3", max_points, source)
+    except DrawingError as error:
+        return error
+    return {"word": word, "key_id": None, "recognized": None, "strokes": strokes}
+
+
+def _select_parquet(loaded, labels, max_per_class):
+    if isinstance(loaded, datasets.DatasetDict):
+        return datasets.DatasetDict({k: _select_parquet(v, labels, max_per_class) for k, v in loaded.items()})
+    stored = loaded.features["word"].names
+    wanted = [i for i, name in enumerate(stored) if name in set(labels)]
+    words = np.asarray(loaded["word"])
+    keep = np.flatnonzero(np.isin(words, wanted))
+    if max_per_class is not None:
+        keep = np.concatenate([keep[words[keep] == w][:max_per_class] for w in wanted]) if wanted else keep
+    selected = loaded.select(np.sort(keep))
+    mapping = {name: i for i, name in enumerate(labels)}
+    return selected.cast_column("word", datasets.ClassLabel(names=stored)).align_labels_with_mapping(mapping, "word").cast(features(labels))
+
+
+def _strokes_buffers(dataset):
+    """Zero-copy view of the `strokes` column: flat (points, 3) array and offsets."""
+    column = dataset.with_format("arrow")["strokes"]
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    offsets = column.offsets.to_numpy()
+    flat = column.values.values.to_numpy(zero_copy_only=False).reshape(-1, 3)
+    return flat[offsets[0] :], offsets - offsets[0]
+
+
+def _is_dataset_repo(source):
+    """A Hub dataset id, or a local folder in the Hub's layout (`convert_to_parquet`'s output)."""
+    if isinstance(source, (list, tuple)):
+        return False
+    text = str(source)
+    if Path(text).is_dir():
+        return (Path(text) / "README.md").is_file() and any(Path(text).glob("data/*.parquet"))
+    return text.startswith("hf://datasets/") or bool(_HUB_ID.match(text))
+
+
+def _expand(source):
+    path = Path(source)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and _kind(p))
+    elif path.is_file():
+        files = [path]
+    else:
+        files = sorted(Path(p) for p in glob.glob(str(source)) if _kind(Path(p)))
+    if not files:
+        raise FileNotFoundError(f"{source}: no Quick, Draw! files (.ndjson, .ndjson.gz, .npz, .parquet) found")
+    return files
+
+
+def _kind(path):
+    name = path.name
+    for suffix, kind in ((".ndjson", "ndjson"), (".ndjson.gz", "ndjson"), (".npz", "npz"), (".parquet", "parquet")):
+        if name.endswith(suffix):
+            return kind
+    return None
+
+
+_DATASET_CARD = """---
+license: cc-by-4.0
+pretty_name: Quick, Draw! strokes (sketchkeras)
+tags:
+- quickdraw
+- sketches
+- strokes
+- sketchkeras
+task_categories:
+- image-classification
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/train-*.parquet
+  - split: validation
+    path: data/validation-*.parquet
+  - split: test
+    path: data/test-*.parquet
+---
+
+# Quick, Draw! strokes
+
+Drawings from Google's [Quick, Draw! dataset](https://github.com/googlecreativelab/quickdraw-dataset)
+converted by `sketchkeras convert` from `{source}`: {classes} classes, rows per split {rows}
+(seed {seed}, stratified by class, grouped by `key_id`).
+
+Columns: `word` (class label), `key_id` (Google's drawing id, where known), `recognized`,
+`strokes` (float32 `(n, 3)` points: `dx, dy, pen_lifted`, the drawing scaled so its longest side spans 0..1).
+
+Load it with `sketchkeras.load_quickdraw("owner/name")` or `datasets.load_dataset("owner/name")`.
+
+## License and attribution
+
+The drawings are by Google LLC, from the Quick, Draw! dataset, licensed under
+[CC BY 4.0](https://creativecommons.org/licenses/by/4.0/). This copy only changes their encoding.
+"""

@@ -1,0 +1,207 @@
+"""Google's drawing formats → the one canonical model input, with validation.
+
+Every drawing, whichever format it arrives in, becomes a float32 array of
+shape `(n, 3)`: one row per pen point holding `(dx, dy, pen_lifted)`.
+
+* Points are aligned to the top-left corner and scaled by one factor (aspect
+  ratio kept) so the drawing's longest side spans 0..1; `dx, dy` are offsets
+  from the previous point (the first row holds the first point itself).
+* `pen_lifted` is 1 on the last point of each stroke, 0 elsewhere.
+
+Formats read here:
+
+* `"simplified"`: Google's simplified ndjson drawing, `[[xs, ys], ...]`.
+* `"raw"`: Google's raw drawing, `[[xs, ys, ts], ...]` in screen
+  coordinates; it first goes through Google's own simplification
+  (`sketchkeras.simplify.simplify_drawing`), so a raw drawing and its
+  simplified twin give (nearly) the same input.
+* `"stroke3"`: sketch-rnn's `(n, 3)` integer offsets `(dx, dy, pen_lifted)`.
+* `"points"`: a list of strokes, each a list of `(x, y)` points, as a browser
+  canvas records them; simplified like a raw drawing.
+
+`"auto"` tells a numpy `(n, 3)` array (stroke-3) from Google's nested lists
+(raw when strokes carry timestamps, else simplified); `"points"` must be
+named, since a two-point stroke reads the same either way.
+"""
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+
+from sketchkeras.simplify import simplify_drawing
+
+FORMATS = ("auto", "simplified", "raw", "stroke3", "points")
+
+
+class DrawingError(ValueError):
+    """A drawing or record that cannot be read; the message says where."""
+
+
+def canonical_strokes(drawing, format="auto", max_points=None, source="drawing"):
+    """Converts one drawing, in any supported format, to the canonical input.
+
+    Args:
+        drawing: the drawing (see the module docstring for the formats).
+        format: one of `"auto"`, `"simplified"`, `"raw"`, `"stroke3"`,
+            `"points"`.
+        max_points: keep at most this many points (the first ones).
+        source: names the drawing in error messages, e.g. `"cat.ndjson:12"`.
+
+    Returns:
+        float32 array of shape `(n, 3)`: `(dx, dy, pen_lifted)` per point.
+
+    Raises:
+        DrawingError: empty, ragged, non-numeric or non-finite drawings.
+
+    Example:
+    >>> x = canonical_strokes([[[0, 255], [0, 0]], [[0], [100]]])
+    >>> x.shape, x.dtype.name
+    ((3, 3), 'float32')
+    >>> x[:, 2].tolist()
+    [0.0, 1.0, 1.0]
+    """
+    if format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}; expected one of {FORMATS}")
+    if format == "auto":
+        format = _detect_format(drawing, source)
+    if format == "stroke3":
+        points, ends = _stroke3_points(drawing, source)
+    else:
+        if format == "points":
+            drawing = [_points_to_xy(stroke, source, i) for i, stroke in enumerate(drawing)]
+        points, ends = _google_points(drawing, source)
+        if format in ("raw", "points"):
+            drawing = simplify_drawing([[xs, ys] for xs, ys in _split(points, ends)])
+            points, ends = _google_points(drawing, source)
+    return _normalise(points, ends)[:max_points]
+
+
+def read_ndjson(path, format="auto", max_points=None):
+    """Yields `(line_number, record_or_error)` for each line of a Google ndjson file.
+
+    A good line gives a dict with `word`, `key_id` (None when absent),
+    `recognized` (None when absent) and `strokes` (canonical array); a bad
+    line gives the `DrawingError` naming the file and line, so that callers
+    choose to skip and count it or to raise. `.ndjson.gz` files are read too.
+
+    Example:
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "cat.ndjson"
+    >>> _ = path.write_text('{"word": "cat", "drawing": [[[0, 9], [0, 9]]]}\\nnot json\\n')
+    >>> [(n, type(r).__name__) for n, r in read_ndjson(path)]
+    [(1, 'dict'), (2, 'DrawingError')]
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if line.strip():
+                yield number, _read_record(line, f"{path.name}:{number}", format, max_points)
+
+
+def _read_record(line, source, format, max_points):
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        return DrawingError(f"{source}: malformed JSON ({error.msg} at column {error.colno})")
+    if not isinstance(record, dict) or "drawing" not in record or "word" not in record:
+        return DrawingError(f"{source}: a record needs 'word' and 'drawing' keys")
+    if not isinstance(record["word"], str):
+        return DrawingError(f"{source}: 'word' must be a string, got {record['word']!r}")
+    try:
+        strokes = canonical_strokes(record["drawing"], format, max_points, source)
+    except DrawingError as error:
+        return error
+    key_id = record.get("key_id")
+    return {
+        "word": record["word"],
+        "key_id": None if key_id is None else str(key_id),
+        "recognized": record.get("recognized"),
+        "strokes": strokes,
+    }
+
+
+def _detect_format(drawing, source):
+    if isinstance(drawing, np.ndarray):
+        if drawing.ndim == 2 and drawing.shape[1] == 3:
+            return "stroke3"
+        raise DrawingError(f"{source}: a stroke-3 array must have shape (n, 3), got {drawing.shape}")
+    if isinstance(drawing, (list, tuple)) and not drawing:
+        return "simplified"  # reported as an empty drawing
+    if isinstance(drawing, (list, tuple)) and isinstance(drawing[0], (list, tuple)):
+        return "raw" if len(drawing[0]) == 3 else "simplified"
+    raise DrawingError(f"{source}: expected a list of strokes or an (n, 3) array, got {_describe(drawing)}")
+
+
+def _google_points(drawing, source):
+    """Validates Google's `[[xs, ys(, ts)], ...]` and returns (points, stroke ends)."""
+    if not isinstance(drawing, (list, tuple)) or len(drawing) == 0:
+        raise DrawingError(f"{source}: empty drawing (no strokes)")
+    xs, ys, ends = [], [], []
+    for i, stroke in enumerate(drawing):
+        if not isinstance(stroke, (list, tuple)) or len(stroke) not in (2, 3):
+            raise DrawingError(
+                f"{source}: stroke {i} must be [xs, ys] or [xs, ys, ts], got {_describe(stroke)}"
+            )
+        if not all(isinstance(axis, (list, tuple, np.ndarray)) for axis in stroke):
+            raise DrawingError(f"{source}: stroke {i} must hold lists of coordinates")
+        lengths = [len(axis) for axis in stroke]
+        if lengths[0] == 0:
+            raise DrawingError(f"{source}: stroke {i} is empty")
+        if len(set(lengths)) > 1:
+            raise DrawingError(f"{source}: stroke {i} has x/y/t lengths {lengths} that differ")
+        xs.extend(stroke[0])
+        ys.extend(stroke[1])
+        ends.append(len(xs))
+    try:
+        points = np.array([xs, ys], dtype=np.float64).T
+    except (TypeError, ValueError):
+        raise DrawingError(f"{source}: coordinates must be numbers") from None
+    if not np.isfinite(points).all():
+        raise DrawingError(f"{source}: coordinates must be finite (found NaN or inf)")
+    return points, np.array(ends)
+
+
+def _points_to_xy(stroke, source, index):
+    points = np.asarray(stroke, dtype=object)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise DrawingError(f"{source}: stroke {index} must be a list of (x, y) points")
+    return [list(points[:, 0]), list(points[:, 1])]
+
+
+def _stroke3_points(stroke3, source):
+    array = np.asarray(stroke3)
+    if array.ndim != 2 or array.shape[1] != 3 or len(array) == 0:
+        raise DrawingError(f"{source}: a stroke-3 array must have shape (n, 3) with n > 0, got {array.shape}")
+    if not np.issubdtype(array.dtype, np.number):
+        raise DrawingError(f"{source}: stroke-3 values must be numbers, got dtype {array.dtype}")
+    array = array.astype(np.float64)
+    if not np.isfinite(array).all():
+        raise DrawingError(f"{source}: stroke-3 values must be finite (found NaN or inf)")
+    ends = np.flatnonzero(array[:, 2] > 0) + 1
+    if len(ends) == 0 or ends[-1] != len(array):
+        ends = np.append(ends, len(array))
+    return np.cumsum(array[:, :2], axis=0), ends
+
+
+def _normalise(points, ends):
+    low = points.min(axis=0)
+    extent = (points.max(axis=0) - low).max()
+    points = (points - low) / (extent if extent > 0 else 1.0)
+    out = np.zeros((len(points), 3), dtype=np.float32)
+    out[0, :2] = points[0]
+    out[1:, :2] = np.diff(points, axis=0)
+    out[ends - 1, 2] = 1.0
+    return out
+
+
+def _split(points, ends):
+    starts = np.concatenate([[0], ends[:-1]])
+    return [(points[a:b, 0].tolist(), points[a:b, 1].tolist()) for a, b in zip(starts, ends)]
+
+
+def _describe(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,149 @@
+"""Loading real Quick, Draw! files through `datasets`, splits, parquet and batches."""
+
+import json
+import warnings
+
+import datasets
+import numpy as np
+import pytest
+
+from sketchkeras import (
+    DrawingError,
+    SkippedRecordsWarning,
+    StrokeBatches,
+    bundled_sample_dir,
+    categories,
+    convert_to_parquet,
+    load_quickdraw,
+    qd35_classes,
+    split_dataset,
+)
+
+
+@pytest.fixture(scope="module")
+def qd35(quickdraw_dir):
+    sources = [quickdraw_dir / "simplified", quickdraw_dir / "sketchrnn"]
+    return load_quickdraw(sources, classes=qd35_classes(), max_per_class=400)
+
+
+def test_categories_are_googles_345_in_order(quickdraw_dir):
+    assert categories() == (quickdraw_dir / "categories.txt").read_text().split("\n")[:345]
+    assert len(categories()) == 345
+
+
+def test_every_simplified_record_loads(quickdraw_dir):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SkippedRecordsWarning)
+        ds = load_quickdraw(quickdraw_dir / "simplified")
+    assert ds.num_rows == 43294
+    assert ds.features["word"].names == categories()
+    assert sum(key is None for key in ds["key_id"]) == 18189
+    assert len(set(ds["word"])) == 345
+
+
+def test_every_raw_record_loads_and_is_simplified(quickdraw_dir):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SkippedRecordsWarning)
+        ds = load_quickdraw(quickdraw_dir / "raw")
+    assert ds.num_rows == 7593
+    assert sum(key is None for key in ds["key_id"]) == 0
+    # raw strokes hold a point per mouse event; simplified ones a few dozen
+    assert np.median([len(s) for s in ds["strokes"]]) < 80
+
+
+def test_class_subset_and_cap(qd35):
+    names = qd35.features["word"].names
+    assert names == qd35_classes()
+    counts = np.bincount(qd35["word"], minlength=35)
+    assert counts.min() == 385 and counts.max() == 400
+    assert qd35.num_rows == 13985
+
+
+def test_sketchrnn_npz_loads_into_its_splits(quickdraw_dir):
+    ds = load_quickdraw(quickdraw_dir / "sketchrnn", classes=["alarm clock", "face", "pig", "radio"])
+    assert ds.num_rows == 9605
+    assert np.bincount(ds["word"]).tolist() == [2400, 2401, 2403, 2401]
+
+
+def test_bad_records_are_skipped_counted_and_named(tmp_path, quickdraw_dir):
+    good = (quickdraw_dir / "simplified" / "cat.ndjson").read_text().splitlines()[:3]
+    lines = good[:1] + ["{broken", json.dumps({"word": "unicorn", "drawing": [[[1], [1]]]}), json.dumps({"word": "cat", "drawing": [[[1, 2], [1]]]})] + good[1:]
+    (tmp_path / "cat.ndjson").write_text("\n".join(lines))
+    with pytest.warns(SkippedRecordsWarning) as caught:
+        ds = load_quickdraw(tmp_path)
+    assert ds.num_rows == 3
+    assert caught[0].message.counts == {"bad drawing": 2, "unknown word": 1}
+    assert "cat.ndjson:2: malformed JSON" in str(caught[0].message)
+    assert "cat.ndjson:3: unknown word 'unicorn'" in str(caught[0].message)
+    with pytest.raises(DrawingError, match="cat.ndjson:2"):
+        load_quickdraw(tmp_path, strict=True)
+
+
+def test_split_is_seeded_stratified_and_grouped_by_key_id(quickdraw_dir):
+    classes = ["cat", "dog", "pig"]
+    simplified = load_quickdraw(quickdraw_dir / "simplified", classes=classes)
+    raw = load_quickdraw(quickdraw_dir / "raw", classes=classes)
+    both = datasets.concatenate_datasets([simplified, raw])
+    splits = split_dataset(both, seed=3)
+    assert sum(s.num_rows for s in splits.values()) == both.num_rows
+    keys = {name: {k for k in split["key_id"] if k is not None} for name, split in splits.items()}
+    assert not keys["train"] & keys["test"] and not keys["train"] & keys["validation"]
+    assert not keys["validation"] & keys["test"]
+    shared = {k for k in raw["key_id"]} & {k for k in simplified["key_id"] if k}
+    assert len(shared) > 50  # raw/simplified pairs exist and are kept together
+    for word in range(3):
+        per_split = {name: sum(w == word for w in s["word"]) for name, s in splits.items()}
+        assert abs(per_split["test"] / sum(per_split.values()) - 0.1) < 0.03
+    again = split_dataset(both, seed=3)
+    assert again["test"]["key_id"] == splits["test"]["key_id"]
+    assert split_dataset(both, seed=4)["test"]["key_id"] != splits["test"]["key_id"]
+
+
+def test_parquet_conversion_round_trips_offline(tmp_path, quickdraw_dir, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    out = convert_to_parquet(quickdraw_dir / "simplified", tmp_path / "qd", classes=["cat", "owl"], max_per_class=50)
+    assert sorted(p.name for p in (out / "data").iterdir()) == [
+        "test-00000-of-00001.parquet",
+        "train-00000-of-00001.parquet",
+        "validation-00000-of-00001.parquet",
+    ]
+    assert "license: cc-by-4.0" in (out / "README.md").read_text()
+    original = split_dataset(load_quickdraw(quickdraw_dir / "simplified", classes=["cat", "owl"], max_per_class=50))
+    loaded = load_quickdraw(out, classes=["owl", "cat"])["test"]
+    assert loaded.features["word"].names == ["owl", "cat"]
+    assert loaded.num_rows == original["test"].num_rows == 10
+    names = original["test"].features["word"].names
+    assert [names[w] for w in original["test"]["word"]] == [["owl", "cat"][w] for w in loaded["word"]]
+    np.testing.assert_array_equal(np.concatenate(loaded["strokes"]), np.concatenate(original["test"]["strokes"]))
+    hub_layout = datasets.load_dataset(str(out))
+    assert {name: split.num_rows for name, split in hub_layout.items()} == {"train": 80, "validation": 10, "test": 10}
+    one_file = load_quickdraw(out / "data" / "train-00000-of-00001.parquet", classes=["cat", "owl"], max_per_class=7)
+    assert np.bincount(one_file["word"]).tolist() == [7, 7]
+
+
+def test_batches_are_bucketed_padded_and_reshuffled(qd35):
+    batches = StrokeBatches(qd35, batch_size=64, max_points=256, seed=0)
+    shapes, seen = set(), []
+    for i in range(len(batches)):
+        x, y = batches[i]
+        strokes, lengths = x["strokes"], x["lengths"]
+        shapes.add(strokes.shape[1])
+        assert strokes.dtype == np.float32 and lengths.dtype == np.int32 and y.dtype == np.int32
+        steps = np.arange(strokes.shape[1])[None, :]
+        assert not strokes[steps >= lengths[:, None]].any()
+        truncated = np.diff(batches.offsets)[batches.batches[i][1]] > 256
+        assert ((strokes[np.arange(len(y)), lengths - 1, 2] == 1) | truncated).all()
+        seen.extend(batches.batches[i][1].tolist())
+    assert sorted(seen) == list(range(qd35.num_rows))
+    assert shapes <= {16, 32, 48, 64, 96, 128, 192, 256} and len(shapes) <= 8
+    first = [rows.tolist() for _, rows in batches.batches]
+    batches.on_epoch_end()
+    assert [rows.tolist() for _, rows in batches.batches] != first
+    assert batches.padding_fraction() < 0.18
+
+
+def test_bundled_sample_is_the_real_qd35_benchmark_set(qd35):
+    ds = load_quickdraw(bundled_sample_dir(), classes=qd35_classes())
+    assert "CC BY 4.0" in (bundled_sample_dir() / "ATTRIBUTION.md").read_text()
+    assert ds["word"] == qd35["word"]
+    np.testing.assert_array_equal(np.concatenate(ds["strokes"]), np.concatenate(qd35["strokes"]))

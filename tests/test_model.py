@@ -1,0 +1,148 @@
+"""Layers and SketchClassifier on real drawings: padding invariance, masks, saving."""
+
+import json
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+from sketchkeras import (
+    DrawingError,
+    FusedLSTM,
+    MaskedConv1D,
+    SketchClassifier,
+    StrokeEncoder,
+    load_quickdraw,
+    pad_strokes,
+)
+
+CLASSES = ["cat", "dog", "pig", "owl"]
+
+
+@pytest.fixture(scope="module")
+def drawings(quickdraw_dir):
+    files = [quickdraw_dir / "simplified" / f"{word}.ndjson" for word in CLASSES]
+    ds = load_quickdraw(files, classes=CLASSES, max_per_class=8)
+    return [np.asarray(s, dtype=np.float32) for s in ds["strokes"]]
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(1)
+    return SketchClassifier.from_preset("default", labels=CLASSES)
+
+
+def _run(model, strokes, length):
+    x, lengths = pad_strokes(strokes, length)
+    return keras.ops.convert_to_numpy(model({"strokes": x, "lengths": lengths}, training=False))
+
+
+def test_padding_never_changes_a_prediction(model, drawings):
+    longest = max(len(d) for d in drawings)
+    tight = np.concatenate([_run(model, [d], len(d)) for d in drawings[:3]])
+    for length in (longest, 256):
+        np.testing.assert_allclose(_run(model, drawings, length)[:3], tight, atol=1e-6, rtol=0)
+    # batched with a much longer drawing
+    np.testing.assert_allclose(_run(model, drawings[:3] + [np.tile(drawings[0], (5, 1))], 300)[:3], tight, atol=1e-6, rtol=0)
+
+
+def test_padding_invariance_holds_for_bidirectional_gru_with_layer_norm(drawings):
+    keras.utils.set_random_seed(2)
+    model = SketchClassifier(CLASSES, conv_layers=[(16, 3, 2)], rnn_units=[16, 16], bidirectional=True, rnn="gru", normalization="layer")
+    tight = np.concatenate([_run(model, [d], len(d)) for d in drawings[:2]])
+    np.testing.assert_allclose(_run(model, drawings[:4], 200)[:2], tight, atol=1e-6, rtol=0)
+
+
+def test_masked_batch_norm_training_ignores_padding(drawings):
+    keras.utils.set_random_seed(3)
+    encoder = StrokeEncoder(conv_layers=[(8, 3, 1)], rnn_units=[8])
+    short, lengths = pad_strokes(drawings[:4], 150)
+    long, _ = pad_strokes(drawings[:4], 250)
+    a = keras.ops.convert_to_numpy(encoder(short, lengths, training=True))
+    b = keras.ops.convert_to_numpy(encoder(long, lengths, training=True))
+    np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+
+
+def test_geron_preset_is_not_padding_invariant(drawings):
+    keras.utils.set_random_seed(4)
+    model = SketchClassifier.from_preset("geron", labels=CLASSES)
+    assert np.abs(_run(model, drawings[:2], 64) - _run(model, drawings[:2], 256)).max() > 1e-4
+
+
+def test_masked_conv1d_strides_and_mask():
+    conv = MaskedConv1D(2, 5, strides=2, activation="relu")
+    x = np.random.default_rng(0).random((2, 9, 3)).astype("float32")
+    mask = np.arange(9)[None] < np.array([[9], [4]])
+    out = conv(x, mask=mask)
+    assert tuple(out.shape) == (2, 5, 2)
+    assert keras.ops.convert_to_numpy(conv.compute_mask(x, mask)).tolist() == [[True] * 5, [True, True, False, False, False]]
+    # valid steps of the second row do not see what lies in its padding
+    y = x.copy()
+    y[1, 4:] = 123.0
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(conv(y, mask=mask))[1, :2], keras.ops.convert_to_numpy(out)[1, :2])
+    # and a Keras mask flows through it in a functional model
+    inputs = keras.Input((None, 3))
+    masked = keras.layers.Masking(mask_value=-1.0)(inputs)
+    lstm = keras.layers.LSTM(4)(MaskedConv1D(3, 3, strides=2)(masked))
+    assert keras.Model(inputs, lstm)(x).shape == (2, 4)
+
+
+def test_fused_lstm_matches_keras_lstm():
+    x = np.random.default_rng(1).random((3, 11, 5)).astype("float32")
+    fused = FusedLSTM(6, return_sequences=True)
+    fused.build(x.shape)
+    plain = keras.layers.LSTM(6, return_sequences=True)
+    plain.build(x.shape)
+    plain.set_weights(fused.get_weights())
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fused(x)), keras.ops.convert_to_numpy(plain(x)), atol=1e-6)
+
+
+def test_wiring_comes_from_one_list():
+    encoder = StrokeEncoder(conv_layers=[(8, 3, 2)], rnn_units=[5, 6, 7])
+    encoder(np.zeros((1, 4, 3), "float32"), np.array([4]))
+    assert [layers[0].units for layers in encoder.rnns] == [5, 6, 7]
+    assert all(layers[0].return_sequences for layers in encoder.rnns)  # last one gathered at each length
+    with pytest.raises(ValueError, match="at least one"):
+        StrokeEncoder(rnn_units=[])
+
+
+def test_predict_drawings_takes_every_format(model, quickdraw_dir):
+    simplified = json.loads((quickdraw_dir / "simplified" / "cat.ndjson").read_text().splitlines()[0])["drawing"]
+    raw = json.loads((quickdraw_dir / "raw" / "cat.ndjson").read_text().splitlines()[0])["drawing"]
+    canvas = [np.array(stroke[:2]).T.tolist() for stroke in raw]
+    results = model.predict_drawings([simplified, raw], top_k=3)
+    assert [len(r) for r in results] == [3, 3]
+    for guesses in results:
+        probabilities = [p for _, p in guesses]
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert {label for label, _ in guesses} <= set(CLASSES)
+    assert model.predict_drawings([canvas], format="points") == model.predict_drawings([raw])
+    with pytest.raises(DrawingError, match="drawing 1: empty drawing"):
+        model.predict_drawings([simplified, []])
+
+
+def test_one_point_long_drawings_and_batch_of_one(model, drawings):
+    one_point = model.predict_strokes([np.array([[0.0, 0.0, 1.0]], "float32")])
+    assert one_point.shape == (1, 4) and np.isclose(one_point.sum(), 1, atol=1e-5)
+    long = np.tile(drawings[0], (40, 1))
+    assert len(long) > model.max_points
+    np.testing.assert_allclose(model.predict_strokes([long]), model.predict_strokes([long[: model.max_points]]), atol=1e-6)
+    many = model.predict_strokes(drawings)
+    np.testing.assert_allclose(model.predict_strokes(drawings[3:4]), many[3:4], atol=1e-6)
+
+
+def test_no_mask_warning_anywhere(drawings):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = SketchClassifier.from_preset("default", labels=CLASSES)
+        model.predict_strokes(drawings[:3])
+
+
+def test_saved_model_round_trips_with_its_labels(tmp_path, model, drawings):
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    assert isinstance(loaded, SketchClassifier)
+    assert loaded.labels == CLASSES and loaded.max_points == 256
+    np.testing.assert_allclose(loaded.predict_strokes(drawings), model.predict_strokes(drawings), atol=1e-6)
