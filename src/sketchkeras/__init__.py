@@ -21,6 +21,7 @@ from sketchkeras.data import (
     qd35_classes,
     split_dataset,
 )
+from sketchkeras.hub import UnsafeModelError, model_card
 from sketchkeras.layers import FusedLSTM, MaskedConv1D, StrokeEncoder
 from sketchkeras.simplify import simplify_drawing
 from sketchkeras.sketchrnn import UnsafePickleError, load_sketchrnn_npz

@@ -143,3 +143,62 @@ class SketchClassifier(keras.Model):
                 out = self.predict_on_batch({"strokes": x, "lengths": lengths})
                 probabilities[chunk] = np.asarray(out)[: len(chunk)]
         return probabilities
+
+    def save_pretrained(self, directory, metrics=None, training=None):
+        """Saves the model in Keras' layout with its results and model card (see `sketchkeras.hub`).
+
+        Example:
+        >>> import os, tempfile
+        >>> directory = tempfile.mkdtemp()
+        >>> SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8]).save_pretrained(directory)
+        >>> sorted(os.listdir(directory))
+        ['README.md', 'assets', 'config.json', 'metadata.json', 'model.weights.h5', 'sketchkeras.json']
+        """
+        from sketchkeras.hub import save_pretrained
+
+        save_pretrained(self, directory, metrics=metrics, training=training)
+
+    @classmethod
+    def from_pretrained(cls, source, revision=None, cache_dir=None, token=None, local_files_only=False):
+        """Loads a model from a directory, `"owner/name"` or `"hf://owner/name"`, running no code from it.
+
+        Example:
+        >>> import tempfile
+        >>> directory = tempfile.mkdtemp()
+        >>> SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8]).save_pretrained(directory)
+        >>> SketchClassifier.from_pretrained(directory).labels
+        ['cat', 'dog']
+        """
+        from sketchkeras.hub import from_pretrained
+
+        return from_pretrained(
+            source, revision=revision, cache_dir=cache_dir, token=token, local_files_only=local_files_only
+        )
+
+    def push_to_hub(
+        self,
+        repo_id,
+        private=None,
+        token=None,
+        commit_message="Upload sketchkeras SketchClassifier",
+        create_pr=False,
+        metrics=None,
+        training=None,
+    ):
+        """Uploads the model, its results and model card to a Hub repository (see `sketchkeras.hub`).
+
+        Example (needs the Hub and a write token):
+        >>> model.push_to_hub("me/sketch-qd35", metrics=metrics, training=training)  # doctest: +SKIP
+        """
+        from sketchkeras.hub import push_to_hub
+
+        return push_to_hub(
+            self,
+            repo_id,
+            private=private,
+            token=token,
+            commit_message=commit_message,
+            create_pr=create_pr,
+            metrics=metrics,
+            training=training,
+        )

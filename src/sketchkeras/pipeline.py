@@ -1,0 +1,96 @@
+"""One training run end to end: data → split → train → evaluate → model directory.
+
+`run_training` is what `recipes/` and `sketchkeras train` call. Its run
+directory ends up holding:
+
+* `checkpoint-<epoch>.keras`, `state.json`: resumable training state;
+* `metrics.json`: test metrics, training config and history;
+* `model/`: the trained classifier as `save_pretrained` writes it (weights,
+  labels, preprocessing and a model card built from these metrics).
+
+Example:
+>>> import tempfile, sketchkeras
+>>> summary = run_training(
+...     sketchkeras.bundled_sample_dir(), tempfile.mkdtemp(), classes=["cat", "owl"],
+...     max_per_class=40, epochs=1, rnn_units=[16], verbose=0)
+>>> sorted(summary["metrics"])[:4], summary["training"]["epochs"]
+(['confusion', 'dataset', 'map3', 'per_class'], 1)
+"""
+
+import json
+from pathlib import Path
+
+import keras
+
+from sketchkeras.classifier import SketchClassifier
+from sketchkeras.data import StrokeBatches, load_quickdraw, split_dataset
+from sketchkeras.evaluation import evaluate_classifier
+from sketchkeras.training import train
+
+
+def run_training(
+    source,
+    run_dir,
+    classes=None,
+    max_per_class=None,
+    preset="default",
+    epochs=30,
+    batch_size=64,
+    learning_rate=3e-3,
+    weight_decay=1e-4,
+    patience=8,
+    time_budget=None,
+    seed=0,
+    resume=False,
+    dataset_name=None,
+    verbose="auto",
+    **model_overrides,
+):
+    """Trains, evaluates and saves a classifier; returns the run's summary.
+
+    Args:
+        source: anything `load_quickdraw` reads (files, folders, a Hub id).
+        run_dir: the run directory (see the module docstring).
+        classes, max_per_class: class list and per-class cap for loading.
+        preset: `SketchClassifier` preset; `model_overrides` change it.
+        epochs, batch_size, learning_rate, weight_decay, patience,
+            time_budget, resume: see `sketchkeras.training.train`.
+        seed: seeds the split, the shuffles, augmentation and weights.
+        dataset_name: how the model card names the data (default: `source`).
+
+    Returns:
+        `{"metrics": ..., "training": ..., "history": ..., "model_dir": ...}`,
+        also written to `run_dir/metrics.json`.
+    """
+    run_dir = Path(run_dir)
+    keras.utils.set_random_seed(seed)
+    dataset = load_quickdraw(source, classes=classes, max_per_class=max_per_class)
+    splits = split_dataset(dataset, seed=seed)
+    labels = dataset.features["word"].names
+    model = SketchClassifier.from_preset(preset, labels=labels, **model_overrides)
+    train_batches = StrokeBatches(splits["train"], batch_size, model.max_points, augment=True, seed=seed)
+    validation_batches = StrokeBatches(splits["validation"], 256, model.max_points, shuffle=False)
+    model, history = train(
+        model, train_batches, validation_batches, run_dir, epochs=epochs, learning_rate=learning_rate,
+        weight_decay=weight_decay, patience=patience, time_budget=time_budget, resume=resume, verbose=verbose,
+    )
+    metrics = evaluate_classifier(model, splits["test"])
+    metrics["dataset"] = dataset_name or str(source)
+    training = {
+        "backend": keras.backend.backend(),
+        "preset": preset,
+        "epochs": len(history["loss"]),
+        "optimizer": "AdamW (clipnorm 1.0, warmup + cosine decay)",
+        "learning_rate": learning_rate,
+        "weight_decay": weight_decay,
+        "batch_size": batch_size,
+        "train_drawings": splits["train"].num_rows,
+        "validation_drawings": splits["validation"].num_rows,
+        "train_seconds": round(sum(history["seconds"]), 1),
+        "seed": seed,
+    }
+    model_dir = run_dir / "model"
+    model.save_pretrained(model_dir, metrics=metrics, training=training)
+    summary = {"metrics": metrics, "training": training, "history": history, "model_dir": str(model_dir)}
+    (run_dir / "metrics.json").write_text(json.dumps(summary, indent=1))
+    return summary

@@ -1,0 +1,449 @@
+"""Sharing models offline: Keras' directory layout, the Hub cache, pushes to a local Hub, the model card.
+
+Nothing here reaches the network. Hub repositories are read from a cache
+laid out as huggingface_hub lays out its own. Pushes go through the real
+huggingface_hub client, over HTTP, to a small stand-in for the Hub on
+127.0.0.1 that answers only the requests `create_repo` and `upload_folder`
+make.
+"""
+
+import base64
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import unquote, urlsplit
+
+import huggingface_hub
+import keras
+import numpy as np
+import pytest
+import yaml
+from huggingface_hub import ModelCard
+from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+from sketchkeras import SketchClassifier, UnsafeModelError, load_quickdraw, pad_strokes, split_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+BACKENDS = ("jax", "torch", "tensorflow")
+CLASSES = ["cat", "dog", "pig", "owl"]
+REPO = "owner/sketch"
+MAIN, OLD = "a" * 40, "b" * 40
+LAYOUT = {"config.json", "metadata.json", "model.weights.h5", "sketchkeras.json", "README.md"}
+
+
+@pytest.fixture(scope="module")
+def trained(quickdraw_dir):
+    """A small classifier trained on real drawings, with the real metrics of its test split."""
+    keras.utils.set_random_seed(0)
+    files = [quickdraw_dir / "simplified" / f"{word}.ndjson" for word in CLASSES]
+    splits = split_dataset(load_quickdraw(files, classes=CLASSES, max_per_class=40), validation_size=0, test_size=0.25)
+    train, test = splits["train"], splits["test"]
+    model = SketchClassifier(CLASSES, conv_layers=[(16, 5, 2)], rnn_units=[16], max_points=64)
+    model.compile(optimizer=keras.optimizers.Adam(0.003), loss="sparse_categorical_crossentropy")
+    x, lengths = pad_strokes([np.asarray(s, "float32") for s in train["strokes"]], 64)
+    start = time.perf_counter()
+    model.fit({"strokes": x, "lengths": lengths}, np.array(train["word"]), batch_size=40, epochs=2, verbose=0)
+    seconds = time.perf_counter() - start
+    strokes = [np.asarray(s, "float32") for s in test["strokes"]]
+    truth = np.array(test["word"])
+    ranks = np.argmax(np.argsort(-model.predict_strokes(strokes), axis=1, kind="stable") == truth[:, None], axis=1)
+    metrics = {
+        "top1": float(np.mean(ranks == 0)),
+        "top3": float(np.mean(ranks < 3)),
+        "map3": float(np.mean(np.where(ranks < 3, 1 / (ranks + 1), 0))),
+        "test_drawings": len(truth),
+        "per_class": {label: float(np.mean(ranks[truth == i] == 0)) for i, label in enumerate(CLASSES)},
+        "dataset": "cat, dog, pig and owl from the shared Quick, Draw! sample",
+    }
+    training = {
+        "backend": keras.backend.backend(),
+        "epochs": 2,
+        "optimizer": "Adam",
+        "learning_rate": 0.003,
+        "batch_size": 40,
+        "train_drawings": len(x),
+        "train_seconds": round(seconds, 1),
+    }
+    return SimpleNamespace(model=model, metrics=metrics, training=training, strokes=strokes)
+
+
+@pytest.fixture(scope="module")
+def saved(trained, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("saved") / "sketch-4"
+    trained.model.save_pretrained(directory, metrics=trained.metrics, training=trained.training)
+    return directory
+
+
+def _files(directory):
+    return {p.name: p.read_bytes() for p in Path(directory).iterdir() if p.is_file()}
+
+
+def _python_blocks(card_text):
+    return re.findall(r"```python\n(.*?)```", card_text, re.S)
+
+
+def _assert_same_weights(model, expected):
+    assert isinstance(model, SketchClassifier) and model.labels == expected.labels
+    for theirs, ours in zip(model.get_weights(), expected.get_weights(), strict=True):
+        np.testing.assert_array_equal(theirs, ours)
+
+
+def _run_snippets(card_text):
+    """Runs the card's Python snippets as written; returns what they print."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        for block in _python_blocks(card_text):
+            exec(block, {"__name__": "__card__"})
+    return out.getvalue()
+
+
+# --- directories ------------------------------------------------------------
+
+
+def test_directory_is_keras_layout_plus_results_and_card(saved, trained):
+    assert _files(saved).keys() == LAYOUT
+    assert json.loads((saved / "sketchkeras.json").read_text()) == {"metrics": trained.metrics, "training": trained.training}
+    loaded = SketchClassifier.from_pretrained(saved)
+    assert isinstance(loaded, SketchClassifier)
+    assert loaded.labels == CLASSES and loaded.max_points == 64
+    ours = trained.model.predict_strokes(trained.strokes)
+    np.testing.assert_allclose(loaded.predict_strokes(trained.strokes), ours, atol=1e-6, rtol=0)
+    # Keras alone reads the same directory
+    np.testing.assert_allclose(keras.saving.load_model(saved).predict_strokes(trained.strokes), ours, atol=1e-6, rtol=0)
+
+
+_PREDICT = """
+import json, sys, numpy as np, sketchkeras
+model = sketchkeras.SketchClassifier.from_pretrained(sys.argv[1])
+strokes = [np.asarray(s, "float32") for s in json.loads(open(sys.argv[2]).read())]
+print("PROBS " + json.dumps(model.predict_strokes(strokes).tolist()))
+"""
+
+
+@pytest.mark.parametrize("other", [b for b in BACKENDS if b != keras.backend.backend()])
+def test_saved_directory_predicts_the_same_under_another_backend(other, saved, trained, tmp_path):
+    (tmp_path / "strokes.json").write_text(json.dumps([s.tolist() for s in trained.strokes]))
+    out = subprocess.run(
+        [sys.executable, "-c", _PREDICT, str(saved), str(tmp_path / "strokes.json")],
+        env={**os.environ, "KERAS_BACKEND": other}, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    theirs = np.array(json.loads(next(line[6:] for line in out.stdout.splitlines() if line.startswith("PROBS "))))
+    np.testing.assert_allclose(theirs, trained.model.predict_strokes(trained.strokes), atol=1e-5, rtol=0)
+
+
+def _lambda_config():
+    return keras.saving.serialize_keras_object(keras.layers.Lambda(lambda x: x * 2))
+
+
+@pytest.mark.parametrize(
+    "tamper, message",
+    [
+        (lambda config: _lambda_config(), "describes keras.layers.Lambda"),
+        (lambda config: {**config, "module": "evil.payload", "class_name": "Payload", "registered_name": "evil>Payload"}, "describes evil>Payload"),
+        (lambda config: {**config, "config": {**config["config"], "rnn": _lambda_config()}}, "asks for keras.layers.Lambda inside"),
+    ],
+    ids=["lambda-layer", "unknown-module", "nested-lambda"],
+)
+def test_tampered_config_is_refused_before_keras_reads_it(tamper, message, saved, tmp_path):
+    for name, data in _files(saved).items():
+        (tmp_path / name).write_bytes(data)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps(tamper(config)))
+    with pytest.raises(UnsafeModelError, match=message):
+        SketchClassifier.from_pretrained(tmp_path)
+    assert "evil" not in sys.modules
+
+
+def test_bad_results_are_refused_before_anything_is_written(trained, tmp_path):
+    model, metrics = trained.model, trained.metrics
+    bad = [
+        ({**metrics, "top_1": 0.5}, None, "unknown \\['top_1'\\]"),
+        ({k: v for k, v in metrics.items() if k != "map3"}, None, "missing \\['map3'\\]"),
+        ({**metrics, "top1": 81.0}, None, "top1 must be a fraction"),
+        ({**metrics, "per_class": {"zebra": 0.5}}, None, "labels the model does not have: \\['zebra'\\]"),
+        (None, {"backend": "jax"}, "missing \\['epochs', 'optimizer', 'train_drawings'\\]"),
+    ]
+    for metrics, training, message in bad:
+        with pytest.raises(ValueError, match=message):
+            model.save_pretrained(tmp_path / "out", metrics=metrics, training=training)
+    assert not (tmp_path / "out").exists()
+
+
+# --- the model card -----------------------------------------------------------
+
+
+def test_card_parses_and_reports_the_metrics_passed_in(saved, trained):
+    metrics, training = trained.metrics, trained.training
+    text = (saved / "README.md").read_text()
+    front = yaml.safe_load(text.split("---\n")[1])
+    assert front["library_name"] == "keras" and front["license"] == "apache-2.0"
+    assert {"sketchkeras", "quickdraw", "keras-3"} <= set(front["tags"])
+    assert front["datasets"] == ["google/quickdraw"] and front["pipeline_tag"] == "image-classification"
+    card = ModelCard.load(saved / "README.md")
+    assert card.data.model_name == "sketch-4"
+    scores = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert scores == {"accuracy": metrics["top1"], "top_3_accuracy": metrics["top3"], "map_at_3": metrics["map3"]}
+    assert {(r.task_type, r.dataset_type, r.dataset_name, r.dataset_split) for r in card.data.eval_results} == {
+        ("image-classification", "google/quickdraw", metrics["dataset"], "test")
+    }
+    assert f"| Top-1 accuracy | {metrics['top1']:.2%} |" in text and f"| MAP@3 | {metrics['map3']:.4f} |" in text
+    per_class = dict(re.findall(r"^\| (\w+) \| ([\d.]+%) \|$", text, re.M))
+    assert per_class == {label: f"{value:.2%}" for label, value in metrics["per_class"].items()}
+    assert f"4 of Google's 345 Quick, Draw! categories, in the order of the model's outputs:\n\n`cat`, `dog`, `pig`, `owl`" in text
+    for row in (f"| Keras backend | {training['backend']} |", "| Epochs | 2 |", "| Optimizer | Adam |", f"| Training drawings | {training['train_drawings']} |"):
+        assert row in text
+    assert "Only the first 64 points are kept." in text
+    assert "1-D convolutions: 16 filters, kernel 5, stride 2." in text and "Recurrent layers: LSTM 16." in text
+    assert "The drawings are by Google LLC" in text and "[CC BY 4.0](https://creativecommons.org/licenses/by/4.0/)" in text
+    assert "$" not in text
+
+
+def test_card_snippets_work_as_written(saved):
+    text = (saved / "README.md").read_text()
+    assert [f'from_pretrained("{saved}")' in block or f'load_model("{saved}"' in block for block in _python_blocks(text)] == [True, True]
+    printed = _run_snippets(text).splitlines()
+    assert len(printed) == 3 and {line.split(":")[0] for line in printed} <= set(CLASSES)
+
+
+def test_card_of_an_untrained_model_makes_up_nothing(tmp_path):
+    SketchClassifier(CLASSES, conv_layers=[(8, 3, 2)], rnn_units=[8]).save_pretrained(tmp_path)
+    text = (tmp_path / "README.md").read_text()
+    assert ModelCard(text).data.eval_results is None and "model-index" not in text and "model_name" not in text
+    assert "**Not evaluated.**" in text and "This model has not been evaluated" in text
+    assert "**No training record.**" in text and "treat its weights as untrained" in text
+    assert "%" not in text
+    assert json.loads((tmp_path / "sketchkeras.json").read_text()) == {"metrics": None, "training": None}
+
+
+def test_the_top_level_template_is_the_one_the_package_renders():
+    packaged = resources.files("sketchkeras").joinpath("model_card.md")
+    assert (ROOT / "model_card.md").read_text() == packaged.read_text()
+    assert packaged.read_text().startswith("---\n$card_data\n---\n")
+
+
+# --- the Hub cache, offline -----------------------------------------------------
+
+
+def _cache_repo(cache, repo_id, files, commit, ref="main"):
+    """Lays out a repository as huggingface_hub caches it: content-named blobs, snapshot symlinks, refs."""
+    repo = Path(cache) / ("models--" + repo_id.replace("/", "--"))
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (repo / "blobs").mkdir(exist_ok=True)
+    for name, data in files.items():
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        (snapshot / name).symlink_to(os.path.relpath(blob, snapshot))
+    if ref:
+        (repo / "refs").mkdir(exist_ok=True)
+        (repo / "refs" / ref).write_text(commit)
+
+
+@pytest.fixture
+def hub_cache(monkeypatch, tmp_path):
+    """An empty Hub cache in tmp_path, used in offline mode."""
+    cache = tmp_path / "hub-cache"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    # huggingface_hub reads both variables once, when it is imported, into
+    # huggingface_hub.constants, which is what it consults afterwards.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    return cache
+
+
+def test_repo_ids_load_from_the_hub_cache_offline(hub_cache, hub, saved, trained):
+    _cache_repo(hub_cache, REPO, _files(saved), MAIN)
+    _assert_same_weights(SketchClassifier.from_pretrained(REPO, cache_dir=hub_cache), trained.model)
+    _assert_same_weights(SketchClassifier.from_pretrained(f"hf://{REPO}"), trained.model)
+    _assert_same_weights(keras.saving.load_model(f"hf://{REPO}", compile=False), trained.model)  # Keras' own loader
+    assert hub.requests == []  # offline mode was honoured: not one request to the (local) Hub
+
+
+def test_revision_picks_a_cached_commit(hub_cache, saved):
+    files = _files(saved)
+    config = json.loads(files["config.json"])
+    config["config"]["labels"] = ["a", "b", "c", "d"]
+    _cache_repo(hub_cache, REPO, files, MAIN)
+    _cache_repo(hub_cache, REPO, {**files, "config.json": json.dumps(config).encode()}, OLD, ref=None)
+    assert SketchClassifier.from_pretrained(REPO).labels == CLASSES
+    assert SketchClassifier.from_pretrained(REPO, revision=OLD).labels == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize("offline", [True, False], ids=["HF_HUB_OFFLINE", "local_files_only"])
+def test_a_repo_missing_from_the_cache_is_a_clear_error(offline, hub_cache, hub, saved, monkeypatch):
+    if not offline:
+        monkeypatch.delenv("HF_HUB_OFFLINE")
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    _cache_repo(hub_cache, REPO, _files(saved), MAIN)
+    with pytest.raises(LocalEntryNotFoundError, match=r"owner/absent \(revision main\) is not in the Hugging Face cache"):
+        SketchClassifier.from_pretrained("owner/absent", local_files_only=not offline)
+    with pytest.raises(LocalEntryNotFoundError, match=rf"{REPO} \(revision {OLD}\) is not in the Hugging Face cache"):
+        SketchClassifier.from_pretrained(REPO, revision=OLD, local_files_only=not offline)
+    assert SketchClassifier.from_pretrained(REPO, local_files_only=not offline).labels == CLASSES
+    with pytest.raises(FileNotFoundError, match="no such directory, and not a Hub repository id"):
+        SketchClassifier.from_pretrained("no/such/directory")
+    assert hub.requests == []
+
+
+# --- pushing to a local Hub -------------------------------------------------------
+
+
+class _Hub(ThreadingHTTPServer):
+    """The Hub endpoints huggingface_hub 2.4 calls for `create_repo` and `upload_folder`, in memory."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _HubHandler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        self.requests, self.created, self.commits = [], [], []
+        self.refuse_commits = False
+
+    def answer(self, method, path, query, body):
+        if (method, path) == ("POST", "/api/repos/create"):
+            request = json.loads(body)
+            self.created.append(request)
+            return 200, {"url": f"{self.url}/{request['organization']}/{request['name']}"}
+        if (method, path) == ("POST", "/api/validate-yaml"):  # only called when hf_xet is disabled
+            return 200, {}
+        match = re.fullmatch(r"/api/models/([\w.-]+/[\w.-]+)/(preupload|commit|discussions)/?(.*)", path)
+        if not match:
+            return 404, {"error": f"the local Hub has no {method} {path}"}
+        repo_id, action, rest = match.groups()
+        if action == "preupload":
+            # "regular" for every file: its content then comes inline, base64, in the
+            # commit itself, with no LFS or Xet upload.
+            files = json.loads(body)["files"]
+            return 200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]}
+        if action == "discussions" and method == "POST":  # create_pr: the pull request, then its details
+            return 200, {"num": 1}
+        if action == "discussions":
+            return 200, {
+                "num": 1, "title": "PR", "author": {"name": "owner"}, "createdAt": "2026-01-01T00:00:00.000Z",
+                "status": "draft", "repo": {"name": repo_id, "type": "model"}, "isPullRequest": True,
+                "events": [], "changes": {"base": "refs/heads/main"}, "filesWithConflicts": [],
+            }
+        if self.refuse_commits:
+            return 403, {"error": f"You don't have the rights to push to {repo_id}"}
+        # with hf_xet, create_pr opens the pull request first and commits to its ref;
+        # without it (HF_HUB_DISABLE_XET=1), the commit asks for one with ?create_pr=1
+        revision = "refs/pr/1" if query == "create_pr=1" else unquote(rest)
+        lines = [json.loads(line) for line in body.splitlines()]
+        self.commits.append({
+            "repo_id": repo_id,
+            "revision": revision,
+            "keys": [line["key"] for line in lines],
+            "summary": lines[0]["value"]["summary"],
+            "files": {l["value"]["path"]: base64.b64decode(l["value"]["content"]) for l in lines if l["key"] == "file"},
+        })
+        pr = f"{self.url}/{repo_id}/discussions/1" if revision == "refs/pr/1" else None
+        return 200, {"commitUrl": f"{self.url}/{repo_id}/commit/{MAIN}", "commitOid": MAIN, "pullRequestUrl": pr}
+
+
+class _HubHandler(BaseHTTPRequestHandler):
+    timeout = 10  # a stalled client cannot hold a handler thread
+
+    def do_GET(self):
+        self._reply()
+
+    def do_POST(self):
+        self._reply()
+
+    def _reply(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        url = urlsplit(self.path)
+        # huggingface_hub fetches its agent registry (for its User-Agent header) once
+        # per process unless cached: no part of an upload, so it is answered 404 unrecorded.
+        if url.path != "/api/agent-harnesses":
+            self.server.requests.append((self.command, url.path, self.headers.get("Authorization")))
+        status, payload = self.server.answer(self.command, url.path, url.query, body)
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if status >= 400:  # the Hub gives its error message in this header too
+            self.send_header("X-Error-Message", payload["error"])
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    """A local Hub on 127.0.0.1 that huggingface_hub talks to, stopped after the test."""
+    server = _Hub()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    # read once, at import, into huggingface_hub.constants.ENDPOINT, the default of every HfApi
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", server.url)
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+def test_push_uploads_the_layout_and_a_card_that_loads_as_written(hub, trained, monkeypatch, tmp_path):
+    info = trained.model.push_to_hub(REPO, private=True, token="hf_test", metrics=trained.metrics, training=trained.training)
+    assert hub.created == [{"name": "sketch", "organization": "owner", "visibility": "private"}]
+    assert {auth for _, _, auth in hub.requests} == {"Bearer hf_test"}
+    [commit] = hub.commits
+    assert (commit["repo_id"], commit["revision"], commit["summary"]) == (REPO, "main", "Upload sketchkeras SketchClassifier")
+    assert set(commit["keys"]) == {"header", "file"} and commit["files"].keys() == LAYOUT
+    assert info.oid == MAIN and info.pr_url is None
+    results = json.loads(commit["files"]["sketchkeras.json"])
+    assert results == {"metrics": trained.metrics, "training": trained.training}
+    card = ModelCard(commit["files"]["README.md"].decode())
+    assert card.data.model_name == REPO
+    assert {r.metric_type: r.metric_value for r in card.data.eval_results}["accuracy"] == trained.metrics["top1"]
+    # What arrived is a repository that loads, through the Hub cache, with the card's own snippets.
+    cache = tmp_path / "hub-cache"
+    _cache_repo(cache, REPO, commit["files"], MAIN)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    assert [f'from_pretrained("hf://{REPO}")' in b or f'load_model("hf://{REPO}"' in b for b in _python_blocks(card.text)] == [True, True]
+    assert len(_run_snippets(card.text).splitlines()) == 3
+    _assert_same_weights(SketchClassifier.from_pretrained(REPO), trained.model)
+
+
+def test_push_with_create_pr_commits_to_a_pull_request(hub, trained):
+    info = trained.model.push_to_hub(REPO, token="hf_test", create_pr=True, commit_message="Retrained")
+    assert hub.created == [{"name": "sketch", "organization": "owner"}]
+    [commit] = hub.commits
+    assert (commit["revision"], commit["summary"]) == ("refs/pr/1", "Retrained")
+    assert info.pr_url == f"{hub.url}/{REPO}/discussions/1"
+    assert "**Not evaluated.**" in commit["files"]["README.md"].decode()
+
+
+def test_a_failed_push_says_so_and_changes_nothing(hub, trained, saved):
+    hub.refuse_commits = True
+    files, weights = _files(saved), trained.model.get_weights()
+    with pytest.raises(HfHubHTTPError, match=f"(?s)403 Forbidden: You don't have the rights to push to {REPO}.*pushing the model to {REPO} failed"):
+        trained.model.push_to_hub(REPO, token="hf_test", metrics=trained.metrics, training=trained.training)
+    assert hub.commits == []
+    assert _files(saved) == files
+    for before, after in zip(weights, trained.model.get_weights()):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_bad_pushes_are_refused_before_any_request(hub, trained):
+    with pytest.raises(ValueError, match="repo_id must be 'owner/name'"):
+        trained.model.push_to_hub("sketch")
+    with pytest.raises(ValueError, match="missing \\['top1'"):
+        trained.model.push_to_hub(REPO, metrics={})
+    assert hub.requests == []
