@@ -22,7 +22,7 @@ PRESETS = {
         conv_layers=[(48, 5, 1), (64, 5, 2), (96, 3, 2)],
         rnn_units=[128, 128],
         normalization="batch",
-        dropout=0.0,
+        dropout=0.2,
         max_points=256,
     ),
     # Géron, "Hands-On Machine Learning", chapter 15, exercise 10: Conv1D

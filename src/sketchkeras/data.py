@@ -30,6 +30,7 @@ import datasets
 import keras
 import numpy as np
 import pyarrow as pa
+from datasets.utils.tqdm import tqdm
 
 from sketchkeras.sketchrnn import load_sketchrnn_npz
 from sketchkeras.strokes import DrawingError, canonical_strokes, read_ndjson
@@ -128,7 +129,7 @@ def load_quickdraw(source, classes=None, max_per_class=None, strict=False, max_p
             raise ValueError(f"{source}: load parquet files apart from Google's ndjson and npz files")
         return _select_parquet(datasets.load_dataset("parquet", data_files=parquet, split="train"), labels, max_per_class)
     rows = _Rows(labels, set(categories()) | set(labels), max_per_class, strict)
-    for path in files:
+    for path in tqdm(files, desc="Reading Quick, Draw! files", unit="file"):  # quiet after datasets.disable_progress_bars()
         if _kind(path) == "npz":
             for member, drawings in load_sketchrnn_npz(path).items():
                 for i, drawing in enumerate(drawings):

@@ -23,9 +23,26 @@ from pathlib import Path
 import keras
 
 from sketchkeras.classifier import SketchClassifier
-from sketchkeras.data import StrokeBatches, load_quickdraw, split_dataset
+from sketchkeras.data import StrokeBatches, bundled_sample_dir, load_quickdraw, qd35_classes, split_dataset
 from sketchkeras.evaluation import evaluate_classifier
 from sketchkeras.training import train
+
+# Named runs for `recipes/` and `sketchkeras train NAME`.
+RECIPES = {
+    # The 35-class benchmark on the bundled real sample: minutes on a laptop CPU.
+    "qd35": dict(
+        source=bundled_sample_dir(),
+        classes=qd35_classes(),
+        max_per_class=400,
+        preset="default",
+        epochs=30,
+        batch_size=64,
+        learning_rate=3e-3,
+        weight_decay=0.05,
+        seed=0,
+        dataset_name="QD-35: 400 real drawings per class from Google's Quick, Draw! (sketchkeras' bundled sample)",
+    ),
+}
 
 
 def run_training(
@@ -37,7 +54,7 @@ def run_training(
     epochs=30,
     batch_size=64,
     learning_rate=3e-3,
-    weight_decay=1e-4,
+    weight_decay=0.05,
     patience=8,
     time_budget=None,
     seed=0,

@@ -78,8 +78,9 @@ def train(
     """Trains `model` with a checkpoint per epoch; returns `(model, history)`.
 
     Args:
-        model: a `SketchClassifier` (ignored when resuming: the checkpoint's
-            model and optimizer are used).
+        model: a `SketchClassifier`, compiled here with
+            `compile_for_training` unless already compiled (ignored when
+            resuming: the checkpoint's model and optimizer are used).
         train_batches, validation_batches: `StrokeBatches`.
         run_dir: where `checkpoint.keras` and `state.json` go.
         epochs: epochs in all (including those done before a resume).
@@ -104,7 +105,7 @@ def train(
     if resume and (run_dir / STATE).exists():
         state = json.loads((run_dir / STATE).read_text())
         model = keras.saving.load_model(run_dir / state["checkpoint"])
-    else:
+    elif not model.compiled:  # a model the caller compiled keeps its optimizer
         compile_for_training(model, epochs * len(train_batches), learning_rate, weight_decay, clipnorm)
     train_batches.arrange(state["epochs_done"])
     checkpoint = _Checkpoint(run_dir, state, patience, time_budget)

@@ -1,0 +1,310 @@
+"""The `sketchkeras` command: train, evaluate, predict, convert, push and render.
+
+    sketchkeras train qd35 --out runs/qd35
+    sketchkeras train qd35 --out runs/qd35 --resume       # after a crash, a kill or a time limit
+    sketchkeras train --data quickdraw/ --classes cat dog owl --out runs/pets --epochs 10
+    sketchkeras evaluate runs/qd35/model --data quickdraw/simplified --out runs/qd35/eval
+    sketchkeras predict runs/qd35/model drawings.ndjson --top-k 3
+    sketchkeras convert quickdraw/simplified qd-parquet --classes cat dog
+    sketchkeras push runs/qd35/model me/sketch-qd35
+    sketchkeras render drawings.ndjson --out pngs --limit 8
+
+Every command has `--help`. Exit status: 0 on success, 1 for an error that
+the one-line message on stderr explains (a missing file, a bad drawing
+named by file and line, a Hub refusal), 2 for wrong usage.
+"""
+
+import argparse
+import itertools
+import json
+import re
+import sys
+from pathlib import Path
+
+import datasets
+import keras
+import numpy as np
+
+from sketchkeras.classifier import PRESETS, SketchClassifier
+from sketchkeras import pipeline
+from sketchkeras.data import convert_to_parquet, load_quickdraw
+from sketchkeras.evaluation import evaluate_classifier
+from sketchkeras.sketchrnn import load_sketchrnn_npz
+from sketchkeras.strokes import DrawingError, canonical_strokes, read_ndjson
+
+# Recipe name -> `run_training` arguments; command-line options override them. quickdraw345 loads
+# everything into memory: for Google's full 50 million drawings use recipes/quickdraw345.py (streaming).
+RECIPES = {**pipeline.RECIPES, "quickdraw345": dict(classes=None)}
+_SCORES = {"top1": "top-1", "top3": "top-3", "top5": "top-5", "map3": "MAP@3"}
+_FILES_HELP = (
+    "Google ndjson (simplified or raw, .gz too), sketch-rnn .npz, .json holding a list of drawings (Google's "
+    "[[xs, ys], ...] or stroke-3 rows [dx, dy, pen_lifted]) or .npy holding one stroke-3 array (n, 3)"
+)
+
+
+def main(argv=None):
+    """Runs the `sketchkeras` command line; returns the exit status.
+
+    Example:
+    >>> import tempfile
+    >>> from sketchkeras import bundled_sample_dir
+    >>> out = tempfile.mkdtemp()
+    >>> main(["render", str(bundled_sample_dir() / "simplified" / "cat.ndjson.gz"), "--out", out, "--limit", "2"])  # doctest: +ELLIPSIS
+    wrote 2 PNG files to ...
+    0
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:  # --help (0) or wrong usage (2)
+        return exit.code
+    try:
+        args.run(args)
+    except (OSError, ValueError) as error:  # includes DrawingError and the Hub's HTTP errors
+        print(f"sketchkeras {args.name}: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="sketchkeras", description="Train, evaluate and share Quick, Draw! sketch classifiers."
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name, run, help, description=None):
+        sub = commands.add_parser(name, help=help, description=description or help)
+        sub.set_defaults(run=run, name=name, parser=sub)
+        return sub
+
+    data_help = "Google ndjson files (simplified or raw, .gz too), sketch-rnn .npz, parquet, folders or globs of them, or a Hub dataset id"
+    train = command(
+        "train",
+        _train,
+        "train a classifier, evaluate it and save it with its model card",
+        "Train a classifier from a recipe or from options, evaluate it on a held-out split and save it with its model "
+        "card. The run directory holds a checkpoint per epoch (written atomically), state.json, metrics.json, "
+        "confusion_matrix.png, training_curves.png, test_sketches.png and model/.",
+    )
+    train.add_argument(
+        "recipe", nargs="?", choices=sorted(RECIPES), metavar="RECIPE",
+        help="qd35: the 35 QD-35 classes, 400 drawings each, from the sample bundled with sketchkeras; "
+        "quickdraw345: all 345 categories from --data. Options below override the recipe.",
+    )
+    train.add_argument("--data", nargs="+", metavar="SOURCE", help=f"training data: {data_help}")
+    train.add_argument("--classes", nargs="+", metavar="NAME", help="class names (default: Google's 345 categories)")
+    train.add_argument("--max-per-class", type=int, metavar="N", help="use at most N drawings of each class")
+    train.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory")
+    train.add_argument("--preset", choices=sorted(PRESETS), help="model architecture (default: default)")
+    train.add_argument("--rnn-units", type=int, nargs="+", metavar="N", help="units of each recurrent layer, overriding the preset")
+    train.add_argument("--max-points", type=int, metavar="N", help="keep the first N points of each drawing, overriding the preset")
+    train.add_argument("--epochs", type=int, help="epochs in all, counting those done before --resume")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--learning-rate", type=float, help="peak AdamW learning rate (warmup, then cosine decay)")
+    train.add_argument("--seed", type=int, help="seeds the split, the shuffles, augmentation and weights")
+    train.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop after the epoch during which this much training time has passed")
+    train.add_argument("--resume", action="store_true", help="continue from RUN_DIR's last checkpoint; give the same options as the first run")
+    train.add_argument(
+        "--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
+        help="Keras dtype policy. The mixed policies compute in 16 bits and keep float32 weights: for GPUs "
+        "(mixed_float16 on NVIDIA, mixed_bfloat16 on recent NVIDIA GPUs and TPUs); on CPUs they are slower. Default: float32.",
+    )
+
+    evaluate = command("evaluate", _evaluate, "score a saved model on drawings: top-1/3/5 accuracy, MAP@3, per class")
+    evaluate.add_argument("model", metavar="MODEL", help="model directory or Hub id (owner/name)")
+    evaluate.add_argument("--data", nargs="+", required=True, metavar="SOURCE", help=f"{data_help}; the test split of a dataset repository")
+    evaluate.add_argument("--classes", nargs="+", metavar="NAME", help="score only drawings of these labels (default: all the model's labels)")
+    evaluate.add_argument("--max-per-class", type=int, metavar="N", help="use at most N drawings of each class")
+    evaluate.add_argument("--out", metavar="DIR", help="write metrics.json, confusion_matrix.png and test_sketches.png here")
+
+    predict = command(
+        "predict",
+        _predict,
+        "print the top-k labels of every drawing in files, one JSON line each",
+        "Print one JSON line per drawing: its source (file:line, file:split[index] or file[index]) and its top-k "
+        "[label, probability] pairs, best first. All files are read and checked before anything is printed: a bad "
+        "drawing stops the command with exit status 1 and a message naming its file and line.",
+    )
+    predict.add_argument("model", metavar="MODEL", help="model directory or Hub id (owner/name)")
+    predict.add_argument("files", nargs="+", metavar="FILE", help=_FILES_HELP)
+    predict.add_argument("--top-k", type=int, default=5, metavar="K", help="labels per drawing (default: 5)")
+
+    convert = command(
+        "convert",
+        _convert,
+        "convert Google files to a parquet dataset (train/validation/test) ready for the Hub",
+    )
+    convert.add_argument("source", metavar="SOURCE", help="Google ndjson, sketch-rnn .npz, or a folder or glob of them")
+    convert.add_argument("out", metavar="OUT", help="output folder (data/*.parquet and README.md)")
+    convert.add_argument("--classes", nargs="+", metavar="NAME", help="class names (default: Google's 345 categories)")
+    convert.add_argument("--max-per-class", type=int, metavar="N", help="keep at most N drawings of each class")
+    convert.add_argument("--seed", type=int, default=0, help="seeds the split (default: 0)")
+
+    push = command(
+        "push",
+        _push,
+        "upload a model directory, with its metrics and model card, to the Hugging Face Hub",
+        "Upload a model directory written by `sketchkeras train` or save_pretrained to a Hub model repository, "
+        "creating it if needed. The card is rebuilt from the directory's sketchkeras.json (its real metrics and "
+        "training record) with loading snippets that name the repository.",
+    )
+    push.add_argument("model_dir", metavar="MODEL_DIR", help="model directory, e.g. RUN_DIR/model")
+    push.add_argument("repo_id", metavar="REPO_ID", help="owner/name")
+    push.add_argument("--private", action="store_true", help="make the repository private if it is created")
+    push.add_argument("--token", help="Hub token (default: HF_TOKEN or the one saved by `hf auth login`)")
+    push.add_argument("--message", default="Upload sketchkeras SketchClassifier", help="commit message")
+
+    render = command("render", _render, "draw the drawings of files as PNG images")
+    render.add_argument("files", nargs="+", metavar="FILE", help=_FILES_HELP)
+    render.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files")
+    render.add_argument("--limit", type=int, default=16, metavar="N", help="at most N drawings from each file (default: 16)")
+    return parser
+
+
+def _train(args):
+    options = dict(RECIPES[args.recipe]) if args.recipe else {}
+    given = dict(
+        source=_source(args.data), classes=args.classes, max_per_class=args.max_per_class, preset=args.preset,
+        rnn_units=args.rnn_units, max_points=args.max_points, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, seed=args.seed, time_budget=args.time_budget,
+    )
+    options.update({key: value for key, value in given.items() if value is not None})
+    if options.get("source") is None:
+        args.parser.error("give the training data with --data (or a recipe that has its own, like qd35)")
+    policy = keras.mixed_precision.global_policy()  # restored afterwards, for callers of main() in-process
+    if args.precision:
+        keras.mixed_precision.set_global_policy(args.precision)
+    try:
+        summary = pipeline.run_training(run_dir=args.out, resume=args.resume, **options)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    print(f"test: {_scores(summary['metrics'])}")
+    print(f"run directory: {args.out} (metrics.json, plots); model: {summary['model_dir']}")
+
+
+def _evaluate(args):
+    model = SketchClassifier.from_pretrained(args.model)
+    dataset = load_quickdraw(_source(args.data), classes=model.labels, max_per_class=args.max_per_class)
+    if isinstance(dataset, datasets.DatasetDict):
+        dataset = dataset["test"]
+    if args.classes:
+        missing = [name for name in args.classes if name not in model.labels]
+        if missing:
+            raise ValueError(f"the model has no label {', '.join(map(repr, missing))}; its labels are {', '.join(model.labels)}")
+        wanted = [model.labels.index(name) for name in args.classes]
+        dataset = dataset.select(np.flatnonzero(np.isin(dataset["word"], wanted)))
+    if dataset.num_rows == 0:
+        raise ValueError(f"{' '.join(args.data)}: no drawings of the model's labels")
+    metrics = evaluate_classifier(model, dataset)
+    print(_scores(metrics))
+    if args.out:
+        from sketchkeras.plots import plot_evaluation
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps({**metrics, "dataset": " ".join(args.data)}, indent=1))
+        plot_evaluation(model, dataset, metrics, out)
+        print(f"wrote metrics.json, confusion_matrix.png and test_sketches.png to {out}")
+
+
+def _predict(args):
+    drawings = [drawing for path in args.files for drawing in _read_drawings(path)]
+    model = SketchClassifier.from_pretrained(args.model)
+    probabilities = model.predict_strokes([strokes for _, _, strokes in drawings])
+    best = np.argsort(-probabilities, axis=1, kind="stable")[:, : args.top_k]
+    for (source, _, _), row, order in zip(drawings, probabilities, best):
+        predictions = [[model.labels[i], round(float(row[i]), 6)] for i in order]
+        print(json.dumps({"source": source, "predictions": predictions}))
+
+
+def _convert(args):
+    out = convert_to_parquet(args.source, args.out, classes=args.classes, max_per_class=args.max_per_class, seed=args.seed)
+    print(f"wrote {out}: load it with sketchkeras.load_quickdraw({str(out)!r}); push it with: hf upload OWNER/NAME {out} --repo-type dataset")
+
+
+def _push(args):
+    directory = Path(args.model_dir)
+    if not (directory / "sketchkeras.json").is_file():
+        raise FileNotFoundError(f"{directory}: not a saved sketchkeras model (no sketchkeras.json)")
+    results = json.loads((directory / "sketchkeras.json").read_text())
+    model = SketchClassifier.from_pretrained(directory)
+    commit = model.push_to_hub(
+        args.repo_id, private=args.private or None, token=args.token, commit_message=args.message,
+        metrics=results["metrics"], training=results["training"],
+    )
+    print(f"pushed {directory} to {commit.commit_url}")
+
+
+def _render(args):
+    from sketchkeras.plots import save_sketch
+
+    names = [Path(path).name for path in args.files]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"several FILEs are named {', '.join(twice)}: their PNGs would overwrite each other; render them to separate --out folders")
+    out = Path(args.out)
+    written = 0
+    for path in args.files:
+        for source, word, strokes in itertools.islice(_read_drawings(path), args.limit):
+            name = re.sub(r"\W+", "-", Path(source).name).strip("-")
+            save_sketch(strokes, out / f"{name}.png", title=word or Path(source).name)
+            written += 1
+    print(f"wrote {written} PNG files to {out}")
+
+
+def _source(values):
+    """`--data`'s values as `load_quickdraw` takes them: one source alone (a Hub id or dataset folder), or a list."""
+    return values[0] if values and len(values) == 1 else values
+
+
+def _read_drawings(path):
+    """Yields `(source, word or None, canonical strokes)` per drawing of a file; raises at the first bad one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    name = path.name
+    if name.endswith((".ndjson", ".ndjson.gz")):
+        for number, record in read_ndjson(path):
+            if isinstance(record, DrawingError):
+                raise record
+            yield f"{path}:{number}", record["word"], record["strokes"]
+    elif name.endswith(".npz"):
+        for split, drawings in load_sketchrnn_npz(path).items():
+            for i, drawing in enumerate(drawings):
+                yield f"{path}:{split}[{i}]", None, canonical_strokes(drawing, "stroke3", source=f"{name}:{split}[{i}]")
+    elif name.endswith(".json"):
+        try:
+            drawings = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise DrawingError(f"{name}: malformed JSON ({error.msg} at line {error.lineno})") from None
+        if not isinstance(drawings, list):
+            raise DrawingError(f"{name}: expected a list of drawings, got {type(drawings).__name__}")
+        for i, drawing in enumerate(drawings):
+            yield f"{path}[{i}]", None, canonical_strokes(_json_drawing(drawing), source=f"{name}[{i}]")
+    elif name.endswith(".npy"):
+        try:
+            array = np.load(path, allow_pickle=False)
+        except ValueError as error:
+            raise DrawingError(f"{name}: not a plain numeric .npy array ({error})") from None
+        yield str(path), None, canonical_strokes(array, "stroke3", source=name)
+    else:
+        raise ValueError(f"{path}: unknown file type; expected .ndjson, .ndjson.gz, .npz, .json or .npy")
+
+
+def _json_drawing(drawing):
+    """Stroke-3 rows `[dx, dy, pen_lifted]` as an array; Google's `[[xs, ys], ...]` as they are."""
+    if isinstance(drawing, list) and drawing and all(isinstance(row, list) and not any(isinstance(v, list) for v in row) for row in drawing):
+        try:
+            return np.array(drawing, dtype=np.float64)
+        except ValueError:  # ragged rows: canonical_strokes names the problem
+            return np.array(drawing, dtype=object)
+    return drawing
+
+
+def _scores(metrics):
+    scores = [f"{name} {metrics[key]:.4f}" if key == "map3" else f"{name} {metrics[key]:.2%}" for key, name in _SCORES.items()]
+    return f"{'  '.join(scores)}  ({metrics['test_drawings']:,} drawings)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""Quick, Draw! as a stream: data that does not fit in memory, read lazily through `datasets`.
+
+Google's full data holds 50M drawings; `load_quickdraw` holds everything in
+memory, this module never does:
+
+* `stream_quickdraw` gives a `datasets.IterableDataset` with the columns of
+  `load_quickdraw` (`sketchkeras.data.features`). Google's files are
+  read one record at a time, one shard per file, so
+  `datasets.distributed.split_dataset_by_node` and `IterableDataset.shuffle`
+  work file by file; parquet and Hub datasets are streamed by
+  `datasets.load_dataset(..., streaming=True)`.
+* `hash_split` puts each drawing in `train` (80%), `validation` (10%) or
+  `test` (10%) by a hash of its identity alone, so held-out drawings are
+  never trained on, whatever the order, sharding or number of files.
+* `stream_batches` turns a stream into endless, shuffled, length-bucketed
+  batches of the same structure as `sketchkeras.StrokeBatches`, for
+  `model.fit(..., steps_per_epoch=...)`.
+* `take_sample` keeps the first drawings of a shuffled stream as an
+  in-memory `datasets.Dataset`: a fixed validation or test sample.
+
+Example:
+>>> from sketchkeras import bundled_sample_dir
+>>> stream = stream_quickdraw(bundled_sample_dir() / "simplified", classes=["cat", "dog"], split="test")
+>>> x, y = next(stream_batches(stream, batch_size=8, max_points=64))
+>>> x["strokes"].shape[0], x["strokes"].shape[1] in (16, 32, 48, 64), y.dtype.name
+(8, True, 'int32')
+"""
+
+import hashlib
+import itertools
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import datasets
+import keras
+import numpy as np
+
+from sketchkeras.data import (
+    BUCKET_LENGTHS,
+    SkippedRecordsWarning,
+    _expand,
+    _is_dataset_repo,
+    _kind,
+    _stroke3_record,
+    bucket_length,
+    categories,
+    features,
+    pad_strokes,
+)
+from sketchkeras.sketchrnn import load_sketchrnn_npz
+from sketchkeras.strokes import DrawingError, read_ndjson
+
+SPLITS = {"test": 0.1, "validation": 0.1, "train": 0.8}
+
+
+def hash_split(key_id, strokes):
+    """The split (`"train"`, `"validation"` or `"test"`) a drawing belongs to, from its identity alone.
+
+    The identity is the one `sketchkeras.split_dataset` groups by: the
+    `key_id` (so a drawing's raw and simplified forms share a split) or,
+    without one, a hash of its canonical strokes (so duplicates do). Its
+    BLAKE2b hash, read as a fraction of 2**64, falls in `test` below 0.1,
+    in `validation` below 0.2 and in `train` above: the same answer on
+    every machine and run.
+
+    Example:
+    >>> [hash_split(key_id, strokes=None) for key_id in ("1", "2", "3")]
+    ['train', 'validation', 'train']
+    """
+    if key_id is None:
+        key_id = hashlib.blake2b(np.ascontiguousarray(strokes, dtype=np.float32).tobytes()).hexdigest()
+    fraction = int.from_bytes(hashlib.blake2b(key_id.encode(), digest_size=8).digest(), "big") / 2**64
+    for name, size in SPLITS.items():
+        if fraction < size:
+            return name
+        fraction -= size
+    return "train"
+
+
+def stream_quickdraw(source, classes=None, split=None):
+    """Streams Quick, Draw! drawings from Google files, parquet or the Hub.
+
+    Args:
+        source: what `load_quickdraw` reads: a folder, file or glob (or a
+            list of them) of Google ndjson (simplified or raw, optionally
+            `.gz`), sketch-rnn `.npz` and parquet; or a dataset repository
+            of parquet files: a Hub id (`"owner/name"`,
+            `"hf://datasets/owner/name"`) or `convert_to_parquet`'s folder.
+        classes: the class list (its order gives the label ids); defaults
+            to Google's 345 categories. Records of other known categories are
+            left out; records whose word is not a Quick, Draw! category are
+            bad records.
+        split: `None` for every drawing, or `"train"`, `"validation"` or
+            `"test"`: for files, the drawings `hash_split` puts there; for
+            a dataset repository, its own split of that name.
+
+    Returns:
+        A `datasets.IterableDataset` with the columns of `load_quickdraw`;
+        for a dataset repository and `split=None`, its
+        `IterableDatasetDict`. Google's files give one shard each, and are
+        read in the order given (sorted within a folder). Bad records are
+        skipped; each pass over a shard reports them with a
+        `SkippedRecordsWarning`.
+
+    Example:
+    >>> from sketchkeras import bundled_sample_dir
+    >>> stream = stream_quickdraw(bundled_sample_dir() / "simplified", classes=["cat", "dog"])
+    >>> stream.num_shards, stream.features["word"].names
+    (35, ['cat', 'dog'])
+    >>> row = next(iter(stream))
+    >>> row["word"], len(row["strokes"][0])
+    (0, 3)
+    """
+    labels = list(classes) if classes is not None else categories()
+    if split not in (None, *SPLITS):
+        raise ValueError(f"split must be None or one of {list(SPLITS)}, got {split!r}")
+    if _is_dataset_repo(source):
+        loaded = datasets.load_dataset(str(source).removeprefix("hf://datasets/"), streaming=True)
+        if split is None:
+            return datasets.IterableDatasetDict({name: _select(stream, labels) for name, stream in loaded.items()})
+        return _select(loaded[split], labels)
+    files = [f for s in (source if isinstance(source, (list, tuple)) else [source]) for f in _expand(s)]
+    parquet = [str(f) for f in files if _kind(f) == "parquet"]
+    if parquet:
+        if len(parquet) != len(files):
+            raise ValueError(f"{source}: stream parquet files apart from Google's ndjson and npz files")
+        stream = _select(datasets.load_dataset("parquet", data_files=parquet, split="train", streaming=True), labels)
+        if split is None:
+            return stream
+        return stream.filter(lambda key_id, strokes: hash_split(key_id, strokes) == split, input_columns=["key_id", "strokes"])
+    return datasets.IterableDataset.from_generator(
+        _generate,
+        features=features(labels),
+        # A list shards (one file each); tuples and strings go to every shard.
+        gen_kwargs={"files": [str(f) for f in files], "labels": tuple(labels), "split": split},
+    )
+
+
+def stream_batches(dataset, batch_size=64, max_points=256, seed=0, buffer_size=10_000):
+    """Endless shuffled, length-bucketed batches of a stroke stream, for `model.fit(steps_per_epoch=...)`.
+
+    Each batch is `({"strokes": (batch_size, L, 3) float32, "lengths":
+    (batch_size,) int32}, labels (batch_size,) int32)`, as
+    `sketchkeras.StrokeBatches` yields them, with `L` one of a few bucket
+    lengths (`sketchkeras.bucket_length`). The stream is read over and
+    over: each pass interleaves all of its shards (Google's files: one
+    drawing from each in turn, so classes mix) and draws from a shuffle
+    buffer of `buffer_size` drawings, reshuffled every pass
+    (`IterableDataset.shuffle` and `set_epoch`). Drawings wait in one queue
+    per bucket length, and a queue leaves as a batch once it holds
+    `batch_size`: memory stays bounded and every batch is full. The same
+    `seed` gives the same batches. Under TensorFlow, which takes as
+    variable only the dimensions that differ between the first two
+    batches, the second batch never has the first one's length: if it
+    would, it is padded to the next bucket length (beyond `max_points`
+    only when both are at `max_points`).
+
+    Args:
+        dataset: a stroke `datasets.IterableDataset` (`stream_quickdraw`),
+            e.g. one process's part from `split_dataset_by_node`.
+        batch_size: drawings per batch (per process under data parallelism).
+        max_points: drawings are truncated to their first `max_points` points.
+        seed: seeds the shuffle; give every process the same one.
+        buffer_size: drawings in the shuffle buffer.
+
+    Example:
+    >>> from sketchkeras import bundled_sample_dir
+    >>> stream = stream_quickdraw(bundled_sample_dir() / "simplified", classes=["cat", "dog"])
+    >>> batches = stream_batches(stream, batch_size=16)
+    >>> [x["strokes"].shape for x, _ in itertools.islice(batches, 3)]
+    [(16, 96, 3), (16, 64, 3), (16, 16, 3)]
+    """
+    batches = _bucketed(_shuffled(dataset, seed, buffer_size), batch_size, max_points)
+    return _vary_first_lengths(batches, max_points) if keras.backend.backend() == "tensorflow" else batches
+
+
+def take_sample(dataset, n, seed=0, buffer_size=10_000):
+    """The first `n` drawings of a shuffled stream, as an in-memory `datasets.Dataset`.
+
+    The stream is shuffled as `stream_batches` shuffles it (all shards
+    interleaved, a seeded buffer), so a sample of Google's per-class files
+    holds every class about equally until the small ones run out. For a
+    fixed validation or test sample of a held-out split.
+
+    Example:
+    >>> from sketchkeras import bundled_sample_dir
+    >>> stream = stream_quickdraw(bundled_sample_dir() / "simplified", classes=["cat", "dog"], split="test")
+    >>> sample = take_sample(stream, 20)
+    >>> sample.num_rows, sorted(set(sample["word"]))
+    (20, [0, 1])
+    """
+    return datasets.Dataset.from_list(list(_shuffled(dataset, seed, buffer_size).take(n)), features=dataset.features)
+
+
+def _shuffled(dataset, seed, buffer_size):
+    """All shards interleaved (one row from each in turn), then a seeded shuffle buffer."""
+    return dataset.shuffle(seed=seed, buffer_size=buffer_size, max_buffer_input_shards=dataset.num_shards)
+
+
+def _bucketed(shuffled, batch_size, max_points):
+    """Pass after pass over the stream; one queue per bucket length, emptied as a batch when full."""
+    queues = {}
+    for epoch in itertools.count():
+        shuffled.set_epoch(epoch)
+        for row in shuffled:
+            strokes = np.asarray(row["strokes"], dtype=np.float32)[:max_points]
+            length = bucket_length(len(strokes), max_points)
+            queue = queues.setdefault(length, [])
+            queue.append((strokes, row["word"]))
+            if len(queue) == batch_size:
+                del queues[length]
+                x, lengths = pad_strokes([s for s, _ in queue], length)
+                yield {"strokes": x, "lengths": lengths}, np.array([w for _, w in queue], dtype=np.int32)
+
+
+def _vary_first_lengths(batches, max_points):
+    """Pads the second batch one bucket longer when it has the first one's length."""
+    first = next(batches)
+    yield first
+    x, y = next(batches)
+    length = x["strokes"].shape[1]
+    if length == first[0]["strokes"].shape[1]:
+        longer = bucket_length(length + 1, max_points)
+        if longer == length:
+            longer = next((b for b in BUCKET_LENGTHS if b > length), length + BUCKET_LENGTHS[0])
+        x = {"strokes": np.pad(x["strokes"], [(0, 0), (0, longer - length), (0, 0)]), "lengths": x["lengths"]}
+    yield x, y
+    yield from batches
+
+
+def _generate(files, labels, split):
+    """Rows of `features(labels)` from Google's files, one file after another."""
+    label_ids = {name: i for i, name in enumerate(labels)}
+    known = set(categories()) | set(labels)
+    skipped, examples = Counter(), []
+    for path in map(Path, files):
+        for where, record in _records(path):
+            error = record if isinstance(record, DrawingError) else None
+            if error is None and record["word"] not in known:
+                error = DrawingError(f"{where}: unknown word {record['word']!r}")
+            if error is not None:
+                skipped["bad drawing" if error is record else "unknown word"] += 1
+                if len(examples) < 5:
+                    examples.append(str(error))
+                continue
+            label = label_ids.get(record["word"])
+            if label is not None and (split is None or hash_split(record["key_id"], record["strokes"]) == split):
+                yield {"word": label, "key_id": record["key_id"], "recognized": record["recognized"], "strokes": record["strokes"]}
+    if skipped:
+        warnings.warn(SkippedRecordsWarning(skipped, examples), stacklevel=2)
+
+
+def _records(path):
+    """`(where, record or DrawingError)` for each drawing of a Google ndjson or sketch-rnn file."""
+    if _kind(path) == "npz":
+        word = path.name.removesuffix(".npz")
+        for member, drawings in load_sketchrnn_npz(path).items():
+            for i, drawing in enumerate(drawings):
+                where = f"{path.name}:{member}[{i}]"
+                yield where, _stroke3_record(drawing, word, None, where)
+    else:
+        for number, record in read_ndjson(path):
+            yield f"{path.name}:{number}", record
+
+
+def _select(stream, labels):
+    """Keeps a parquet stream's rows of `labels` and renumbers them in that order."""
+    stored = stream.features["word"].names
+    new_ids = {i: labels.index(name) for i, name in enumerate(stored) if name in labels}
+    stream = stream.reshard().filter(lambda word: word in new_ids, input_columns="word")
+    return stream.map(lambda word: {"word": new_ids[word]}, input_columns="word", features=features(labels))

@@ -1,0 +1,211 @@
+"""The `sketchkeras` command, run in-process through `main([...])` on real drawings."""
+
+import contextlib
+import io
+import json
+import struct
+
+import huggingface_hub
+import numpy as np
+import pytest
+from huggingface_hub import ModelCard
+from test_hub import LAYOUT, hub  # noqa: F401  (the local Hub that pushes go to)
+
+from sketchkeras import SketchClassifier, bundled_sample_dir, load_quickdraw, load_sketchrnn_npz, split_dataset
+from sketchkeras.cli import main
+from sketchkeras.evaluation import evaluate_classifier
+
+CLASSES = ["cat", "owl", "pig"]
+COMMANDS = ["train", "evaluate", "predict", "convert", "push", "render"]
+
+
+def _run(argv):
+    """`main(argv)`'s exit status, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(argv)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """`sketchkeras train`: a tiny model, one epoch on 3 classes x 40 drawings of the bundled sample."""
+    run_dir = tmp_path_factory.mktemp("run")
+    status, out, err = _run([
+        "train", "--data", str(bundled_sample_dir()), "--classes", *CLASSES, "--max-per-class", "40",
+        "--out", str(run_dir), "--epochs", "1", "--rnn-units", "16", "--max-points", "32",
+    ])
+    assert status == 0, err
+    return run_dir, out
+
+
+@pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)], ids=["sketchkeras", *COMMANDS])
+def test_every_command_has_help(command):
+    status, out, _ = _run([*command, "--help"])
+    assert status == 0
+    assert out.startswith(f"usage: {' '.join(['sketchkeras', *command])}")
+
+
+def test_train_writes_the_run_directory_and_prints_the_test_scores(run):
+    run_dir, out = run
+    summary = json.loads((run_dir / "metrics.json").read_text())
+    metrics = summary["metrics"]
+    assert summary["training"]["epochs"] == 1 and metrics["test_drawings"] == 12
+    assert f"test: top-1 {metrics['top1']:.2%}  top-3 {metrics['top3']:.2%}" in out
+    assert f"model: {run_dir / 'model'}" in out
+    assert LAYOUT <= {p.name for p in (run_dir / "model").iterdir()}
+    for name in ("confusion_matrix.png", "training_curves.png", "test_sketches.png"):
+        assert _png_size(run_dir / name)[0] > 0
+    assert SketchClassifier.from_pretrained(run_dir / "model").labels == CLASSES
+
+
+def test_predict_prints_one_json_line_per_drawing(run, quickdraw_dir):
+    path = quickdraw_dir / "simplified" / "owl.ndjson"
+    status, out, err = _run(["predict", str(run[0] / "model"), str(path), "--top-k", "2"])
+    assert status == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["source"] for line in lines] == [f"{path}:{n}" for n in range(1, len(path.read_text().splitlines()) + 1)]
+    for line in lines:
+        labels, probabilities = zip(*line["predictions"])
+        assert len(labels) == 2 and set(labels) <= set(CLASSES)
+        assert list(probabilities) == sorted(probabilities, reverse=True) and sum(probabilities) <= 1.0001
+
+
+def test_predict_reads_every_file_type_alike(run, quickdraw_dir, tmp_path):
+    record = json.loads((quickdraw_dir / "simplified" / "cat.ndjson").read_text().splitlines()[0])
+    (tmp_path / "one.ndjson").write_text(json.dumps(record) + "\n")
+    strokes = load_quickdraw(tmp_path / "one.ndjson", classes=["cat"])[0]["strokes"]
+    (tmp_path / "two.json").write_text(json.dumps([record["drawing"], strokes]))
+    np.save(tmp_path / "three.npy", np.asarray(strokes, dtype=np.float32))
+    faces = np.empty(2, dtype=object)
+    faces[:] = load_sketchrnn_npz(quickdraw_dir / "sketchrnn" / "face.npz")["test"][:2]
+    np.savez(tmp_path / "faces.npz", test=faces)
+    files = [tmp_path / name for name in ("one.ndjson", "two.json", "three.npy", "faces.npz")]
+    status, out, err = _run(["predict", str(run[0] / "model"), *map(str, files), "--top-k", "3"])
+    assert status == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["source"] for line in lines] == [
+        f"{files[0]}:1", f"{files[1]}[0]", f"{files[1]}[1]", str(files[2]), f"{files[3]}:test[0]", f"{files[3]}:test[1]",
+    ]
+    same_drawing = [line["predictions"] for line in lines[:4]]
+    labels = [[label for label, _ in p] for p in same_drawing]
+    assert labels == [labels[0]] * 4
+    np.testing.assert_allclose([[p for _, p in ps] for ps in same_drawing], [[p for _, p in same_drawing[0]]] * 4, atol=1e-5)
+
+
+def test_a_bad_drawing_stops_predict_naming_its_file_and_line(run, quickdraw_dir, tmp_path):
+    good = (quickdraw_dir / "simplified" / "cat.ndjson").read_text().splitlines()[:2]
+    (tmp_path / "bad.ndjson").write_text("\n".join([*good, "{broken", good[0]]) + "\n")
+    status, out, err = _run(["predict", str(run[0] / "model"), str(tmp_path / "bad.ndjson")])
+    assert (status, out) == (1, "")
+    assert err.startswith("sketchkeras predict: error: bad.ndjson:3: malformed JSON") and err.count("\n") == 1
+    (tmp_path / "bad.json").write_text(json.dumps([[[0, 1, 0], [1, 2]]]))
+    status, _, err = _run(["predict", str(run[0] / "model"), str(tmp_path / "bad.json")])
+    assert status == 1 and "bad.json[0]: a stroke-3 array must have shape (n, 3)" in err
+
+
+def test_missing_files_and_unknown_types_are_one_line_errors(run, tmp_path):
+    model = str(run[0] / "model")
+    (tmp_path / "one.json").write_text("[[[[0, 9], [0, 9]]]]")
+    cases = [
+        (["predict", model, str(tmp_path / "nope.ndjson")], f"{tmp_path / 'nope.ndjson'}: no such file"),
+        (["predict", model, str(run[0] / "state.json")], "state.json: unknown file type"),
+        (["predict", str(tmp_path / "no" / "such" / "model"), str(tmp_path / "one.json")], "no such directory"),
+        (["render", str(tmp_path / "nope.npz"), "--out", str(tmp_path)], f"{tmp_path / 'nope.npz'}: no such file"),
+        (["evaluate", model, "--data", str(tmp_path / "nope")], "no Quick, Draw! files"),
+        (["push", str(tmp_path), "owner/sketch"], f"{tmp_path}: not a saved sketchkeras model (no sketchkeras.json)"),
+    ]
+    for argv, message in cases:
+        status, out, err = _run(argv)
+        assert (status, out) == (1, ""), argv
+        assert message in err and err.count("\n") == 1, err
+
+
+def test_a_model_missing_from_the_hub_cache_is_a_clear_error(run, tmp_path, monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    (tmp_path / "one.json").write_text("[[[[0, 9], [0, 9]]]]")
+    status, _, err = _run(["predict", "owner/missing", str(tmp_path / "one.json")])
+    assert status == 1 and "owner/missing (revision main) is not in the Hugging Face cache" in err
+
+
+def test_usage_errors_exit_2_and_list_the_recipes(tmp_path):
+    status, _, err = _run(["train", "qd99", "--out", str(tmp_path)])
+    assert status == 2 and "invalid choice: 'qd99' (choose from qd35, quickdraw345)" in err
+    status, _, err = _run(["train", "quickdraw345", "--out", str(tmp_path)])
+    assert status == 2 and "give the training data with --data" in err
+    assert _run(["predict", "model-only"])[0] == 2
+
+
+def test_evaluate_scores_the_models_labels_and_writes_its_results(run, tmp_path):
+    out_dir = tmp_path / "eval"
+    status, out, err = _run([
+        "evaluate", str(run[0] / "model"), "--data", str(bundled_sample_dir()), "--classes", "owl", "cat",
+        "--max-per-class", "10", "--out", str(out_dir),
+    ])
+    assert status == 0, err
+    model = SketchClassifier.from_pretrained(run[0] / "model")
+    data = load_quickdraw(bundled_sample_dir(), classes=CLASSES, max_per_class=10)
+    expected = evaluate_classifier(model, data.select(range(20)))  # the cats and owls come first
+    assert out.startswith(f"top-1 {expected['top1']:.2%}  top-3 {expected['top3']:.2%}  top-5 {expected['top5']:.2%}  MAP@3 {expected['map3']:.4f}  (20 drawings)")
+    written = json.loads((out_dir / "metrics.json").read_text())
+    assert {k: written[k] for k in expected} == expected and written["dataset"] == str(bundled_sample_dir())
+    assert _png_size(out_dir / "confusion_matrix.png")[0] > 0 and _png_size(out_dir / "test_sketches.png")[0] > 0
+    status, _, err = _run(["evaluate", str(run[0] / "model"), "--data", str(bundled_sample_dir()), "--classes", "dog"])
+    assert status == 1 and "the model has no label 'dog'; its labels are cat, owl, pig" in err
+
+
+def test_convert_writes_parquet_that_load_quickdraw_reads_back(quickdraw_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    source = quickdraw_dir / "simplified"
+    status, out, err = _run(["convert", str(source), str(tmp_path / "qd"), "--classes", "cat", "owl", "--max-per-class", "20", "--seed", "3"])
+    assert status == 0, err
+    assert out.startswith(f"wrote {tmp_path / 'qd'}")
+    loaded = load_quickdraw(tmp_path / "qd", classes=["cat", "owl"])
+    expected = split_dataset(load_quickdraw(source, classes=["cat", "owl"], max_per_class=20), seed=3)
+    assert {name: split.num_rows for name, split in loaded.items()} == {"train": 32, "validation": 4, "test": 4}
+    for name in ("train", "validation", "test"):
+        assert loaded[name]["key_id"] == expected[name]["key_id"]
+        np.testing.assert_array_equal(np.concatenate(loaded[name]["strokes"]), np.concatenate(expected[name]["strokes"]))
+
+
+def test_render_writes_one_png_per_drawing(quickdraw_dir, tmp_path):
+    files = [quickdraw_dir / "simplified" / "owl.ndjson", quickdraw_dir / "raw" / "cat.ndjson"]
+    status, out, err = _run(["render", *map(str, files), "--out", str(tmp_path / "png"), "--limit", "2"])
+    assert status == 0, err
+    assert out == f"wrote 4 PNG files to {tmp_path / 'png'}\n"
+    names = ["cat-ndjson-1.png", "cat-ndjson-2.png", "owl-ndjson-1.png", "owl-ndjson-2.png"]
+    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == names
+    for path in (tmp_path / "png").iterdir():
+        assert _png_size(path) == (256, 256)
+    status, _, err = _run(["render", str(files[0]), str(quickdraw_dir / "raw" / "owl.ndjson"), "--out", str(tmp_path / "two")])
+    assert status == 1 and "several FILEs are named owl.ndjson" in err and not (tmp_path / "two").exists()
+
+
+def test_push_uploads_the_directory_with_its_real_metrics(run, hub):  # noqa: F811
+    model_dir = run[0] / "model"
+    status, out, err = _run(["push", str(model_dir), "owner/sketch", "--private", "--token", "hf_test", "--message", "From the CLI"])
+    assert status == 0, err
+    assert hub.created == [{"name": "sketch", "organization": "owner", "visibility": "private"}]
+    [commit] = hub.commits
+    assert (commit["repo_id"], commit["summary"]) == ("owner/sketch", "From the CLI")
+    assert commit["files"].keys() == LAYOUT
+    assert json.loads(commit["files"]["sketchkeras.json"]) == json.loads((model_dir / "sketchkeras.json").read_text())
+    assert commit["files"]["model.weights.h5"] == (model_dir / "model.weights.h5").read_bytes()
+    card = ModelCard(commit["files"]["README.md"].decode())
+    top1 = json.loads((model_dir / "sketchkeras.json").read_text())["metrics"]["top1"]
+    assert card.data.model_name == "owner/sketch" and card.data.eval_results[0].metric_value == top1
+    assert out.startswith("pushed ")
+    hub.refuse_commits = True
+    status, _, err = _run(["push", str(model_dir), "owner/sketch", "--token", "hf_test"])
+    assert status == 1 and err.count("\n") == 1
+    assert "403 Forbidden" in err and "pushing the model to owner/sketch failed" in err
+    status, _, err = _run(["push", str(model_dir), "sketch"])
+    assert status == 1 and "repo_id must be 'owner/name'" in err
+
+
+def _png_size(path):
+    """(width, height) from a PNG file's header; fails unless it is one."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
