@@ -1,25 +1,26 @@
 """Quick, Draw! 345: all of Google's classes, streamed, on one or many GPUs.
 
 Google's full Quick, Draw! data holds 50 million drawings in 345 classes:
-far more than memory. This recipe streams them through 🤗 datasets
-(`sketchkeras.streaming`), trains a `SketchClassifier` on them for a fixed
+far more than memory. This recipe streams them through Hugging Face
+`datasets` (`sketchkeras.streaming`), trains a `SketchClassifier` on them for a fixed
 number of steps, optionally data-parallel over every GPU of every host
 (JAX, `sketchkeras.distributed`), scores it on held-out drawings and saves
 it with its model card.
 
 `--data` is a local folder of Google's files (`gs://quickdraw_dataset/full/
 simplified/*.ndjson`, or raw) or a Hub parquet dataset id written by
-`sketchkeras convert`. Held-out drawings are chosen by a hash of each
-drawing's identity (`sketchkeras.streaming.hash_split`): 10% validation,
-10% test, never trained on.
+`sketchkeras convert`. From Google's files, held-out drawings are chosen
+by a hash of each drawing's identity (`sketchkeras.streaming.hash_split`):
+10% validation, 10% test, never trained on; a Hub dataset brings its own
+train and test splits.
 
     # one GPU (any backend)
     python recipes/quickdraw345.py --data /data/quickdraw/simplified --out runs/qd345
     # every GPU of this host (JAX); for several hosts see sketchkeras.distributed
     KERAS_BACKEND=jax python recipes/quickdraw345.py --data owner/quickdraw-strokes --out runs/qd345 --data-parallel
-    # smoke test on the small 345-class sample (about a minute on a CPU)
+    # smoke test on the small 345-class sample (about a minute on a CPU with JAX)
     python recipes/quickdraw345.py --data ../shared/quickdraw/simplified --out /tmp/qd345 \\
-        --epochs 2 --steps-per-epoch 20 --batch-size 32 --max-points 64 --test-drawings 1000
+        --epochs 3 --steps-per-epoch 50 --batch-size 64 --max-points 64 --test-drawings 1000
 """
 
 import argparse
@@ -82,6 +83,9 @@ steps = args.epochs * args.steps_per_epoch
 compile_for_training(model, steps, learning_rate=args.learning_rate)
 
 # ## Training
+#
+# Under several processes, the batches the processes give at one step make
+# up one global batch: `pad_to_common_length` pads them to one length.
 started = time.perf_counter()
 history = model.fit(
     pad_to_common_length(batches),
@@ -95,10 +99,11 @@ train_seconds = time.perf_counter() - started
 #
 # A fixed sample of the test split, scored by every process on its own
 # copy of the model (outside the distribution); the first one saves it.
-model = single_device_copy(model)
+if args.data_parallel:
+    model = single_device_copy(model)
 test = take_sample(stream_quickdraw(args.data, classes=labels, split="test"), args.test_drawings, seed=args.seed)
 metrics = evaluate_classifier(model, test)
-metrics["dataset"] = f"{args.data} (hash split: test)"
+metrics["dataset"] = f"{args.data}, test split"
 training = {
     "backend": keras.backend.backend(),
     "preset": "default",

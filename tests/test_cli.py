@@ -6,12 +6,13 @@ import json
 import struct
 
 import huggingface_hub
+import keras
 import numpy as np
 import pytest
 from huggingface_hub import ModelCard
 from test_hub import LAYOUT, hub  # noqa: F401  (the local Hub that pushes go to)
 
-from sketchkeras import SketchClassifier, bundled_sample_dir, load_quickdraw, load_sketchrnn_npz, split_dataset
+from sketchkeras import SketchClassifier, bundled_sample_dir, load_quickdraw, load_sketchrnn_npz, pipeline, split_dataset
 from sketchkeras.cli import main
 from sketchkeras.evaluation import evaluate_classifier
 
@@ -57,6 +58,22 @@ def test_train_writes_the_run_directory_and_prints_the_test_scores(run):
     for name in ("confusion_matrix.png", "training_curves.png", "test_sketches.png"):
         assert _png_size(run_dir / name)[0] > 0
     assert SketchClassifier.from_pretrained(run_dir / "model").labels == CLASSES
+
+
+def test_a_recipe_with_overrides_and_precision_reaches_run_training(monkeypatch, tmp_path):
+    calls = []
+
+    def run_training(**options):
+        calls.append((options, keras.mixed_precision.global_policy().name))
+        return {"metrics": {"top1": 0.5, "top3": 1.0, "top5": 1.0, "map3": 0.75, "test_drawings": 4}, "model_dir": "m"}
+
+    monkeypatch.setattr(pipeline, "run_training", run_training)
+    argv = ["train", "qd35", "--out", str(tmp_path), "--epochs", "3", "--max-points", "64", "--precision", "mixed_bfloat16", "--resume"]
+    status, out, err = _run(argv)
+    assert status == 0, err
+    assert calls == [({**pipeline.RECIPES["qd35"], "epochs": 3, "max_points": 64, "run_dir": str(tmp_path), "resume": True}, "mixed_bfloat16")]
+    assert keras.mixed_precision.global_policy().name == "float32"  # only for the run
+    assert out == f"test: top-1 50.00%  top-3 100.00%  top-5 100.00%  MAP@3 0.7500  (4 drawings)\nrun directory: {tmp_path} (metrics.json, plots); model: m\n"
 
 
 def test_predict_prints_one_json_line_per_drawing(run, quickdraw_dir):
@@ -109,7 +126,7 @@ def test_missing_files_and_unknown_types_are_one_line_errors(run, tmp_path):
     (tmp_path / "one.json").write_text("[[[[0, 9], [0, 9]]]]")
     cases = [
         (["predict", model, str(tmp_path / "nope.ndjson")], f"{tmp_path / 'nope.ndjson'}: no such file"),
-        (["predict", model, str(run[0] / "state.json")], "state.json: unknown file type"),
+        (["predict", model, str(run[0] / "test_sketches.png")], "test_sketches.png: unknown file type"),
         (["predict", str(tmp_path / "no" / "such" / "model"), str(tmp_path / "one.json")], "no such directory"),
         (["render", str(tmp_path / "nope.npz"), "--out", str(tmp_path)], f"{tmp_path / 'nope.npz'}: no such file"),
         (["evaluate", model, "--data", str(tmp_path / "nope")], "no Quick, Draw! files"),
@@ -131,7 +148,8 @@ def test_a_model_missing_from_the_hub_cache_is_a_clear_error(run, tmp_path, monk
 
 def test_usage_errors_exit_2_and_list_the_recipes(tmp_path):
     status, _, err = _run(["train", "qd99", "--out", str(tmp_path)])
-    assert status == 2 and "invalid choice: 'qd99' (choose from qd35, quickdraw345)" in err
+    assert status == 2 and "argument RECIPE: invalid choice: 'qd99'" in err
+    assert "qd35" in err.splitlines()[-1] and "quickdraw345" in err.splitlines()[-1]
     status, _, err = _run(["train", "quickdraw345", "--out", str(tmp_path)])
     assert status == 2 and "give the training data with --data" in err
     assert _run(["predict", "model-only"])[0] == 2
@@ -157,16 +175,16 @@ def test_evaluate_scores_the_models_labels_and_writes_its_results(run, tmp_path)
 
 def test_convert_writes_parquet_that_load_quickdraw_reads_back(quickdraw_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    source = quickdraw_dir / "simplified"
-    status, out, err = _run(["convert", str(source), str(tmp_path / "qd"), "--classes", "cat", "owl", "--max-per-class", "20", "--seed", "3"])
+    source, out = quickdraw_dir / "simplified", tmp_path / "converted"
+    status, stdout, err = _run(["convert", str(source), str(out), "--classes", "cat", "owl", "--max-per-class", "20", "--seed", "3"])
     assert status == 0, err
-    assert out.startswith(f"wrote {tmp_path / 'qd'}")
-    loaded = load_quickdraw(tmp_path / "qd", classes=["cat", "owl"])
+    assert stdout.startswith(f"wrote {out}: load it with sketchkeras.load_quickdraw(")
+    assert "license: cc-by-4.0" in (out / "README.md").read_text()
     expected = split_dataset(load_quickdraw(source, classes=["cat", "owl"], max_per_class=20), seed=3)
-    assert {name: split.num_rows for name, split in loaded.items()} == {"train": 32, "validation": 4, "test": 4}
-    for name in ("train", "validation", "test"):
-        assert loaded[name]["key_id"] == expected[name]["key_id"]
-        np.testing.assert_array_equal(np.concatenate(loaded[name]["strokes"]), np.concatenate(expected[name]["strokes"]))
+    for name, rows in {"train": 32, "validation": 4, "test": 4}.items():
+        loaded = load_quickdraw(out / "data" / f"{name}-00000-of-00001.parquet", classes=["cat", "owl"])
+        assert loaded.num_rows == rows and loaded["key_id"] == expected[name]["key_id"]
+        np.testing.assert_array_equal(np.concatenate(loaded["strokes"]), np.concatenate(expected[name]["strokes"]))
 
 
 def test_render_writes_one_png_per_drawing(quickdraw_dir, tmp_path):
@@ -182,7 +200,7 @@ def test_render_writes_one_png_per_drawing(quickdraw_dir, tmp_path):
     assert status == 1 and "several FILEs are named owl.ndjson" in err and not (tmp_path / "two").exists()
 
 
-def test_push_uploads_the_directory_with_its_real_metrics(run, hub):  # noqa: F811
+def test_push_uploads_the_directory_with_its_real_metrics(run, hub, tmp_path):  # noqa: F811
     model_dir = run[0] / "model"
     status, out, err = _run(["push", str(model_dir), "owner/sketch", "--private", "--token", "hf_test", "--message", "From the CLI"])
     assert status == 0, err
@@ -191,7 +209,12 @@ def test_push_uploads_the_directory_with_its_real_metrics(run, hub):  # noqa: F8
     assert (commit["repo_id"], commit["summary"]) == ("owner/sketch", "From the CLI")
     assert commit["files"].keys() == LAYOUT
     assert json.loads(commit["files"]["sketchkeras.json"]) == json.loads((model_dir / "sketchkeras.json").read_text())
-    assert commit["files"]["model.weights.h5"] == (model_dir / "model.weights.h5").read_bytes()
+    (tmp_path / "pushed").mkdir()
+    for name, data in commit["files"].items():
+        (tmp_path / "pushed" / name).write_bytes(data)
+    pushed, local = (SketchClassifier.from_pretrained(d) for d in (tmp_path / "pushed", model_dir))
+    for theirs, ours in zip(pushed.get_weights(), local.get_weights(), strict=True):
+        np.testing.assert_array_equal(theirs, ours)
     card = ModelCard(commit["files"]["README.md"].decode())
     top1 = json.loads((model_dir / "sketchkeras.json").read_text())["metrics"]["top1"]
     assert card.data.model_name == "owner/sketch" and card.data.eval_results[0].metric_value == top1
@@ -202,6 +225,12 @@ def test_push_uploads_the_directory_with_its_real_metrics(run, hub):  # noqa: F8
     assert "403 Forbidden" in err and "pushing the model to owner/sketch failed" in err
     status, _, err = _run(["push", str(model_dir), "sketch"])
     assert status == 1 and "repo_id must be 'owner/name'" in err
+
+
+def test_push_to_an_unreachable_hub_is_a_one_line_error(run, monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    status, _, err = _run(["push", str(run[0] / "model"), "owner/sketch", "--token", "hf_test"])
+    assert status == 1 and err.startswith("sketchkeras push: error: ") and "Connection refused" in err
 
 
 def _png_size(path):

@@ -136,6 +136,8 @@ def test_batches_are_bucketed_padded_and_reshuffled(qd35):
         seen.extend(batches.batches[i][1].tolist())
     assert sorted(seen) == list(range(qd35.num_rows))
     assert shapes <= {16, 32, 48, 64, 96, 128, 192, 256} and len(shapes) <= 8
+    (length_0, rows_0), (length_1, rows_1) = batches.batches[:2]  # TensorFlow's tf.data signature comes from these
+    assert length_0 != length_1 and len(rows_0) != len(rows_1)
     first = [rows.tolist() for _, rows in batches.batches]
     batches.on_epoch_end()
     assert [rows.tolist() for _, rows in batches.batches] != first

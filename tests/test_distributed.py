@@ -22,7 +22,7 @@ import pytest
 from sketchkeras.distributed import data_parallel
 
 _TRAIN = r"""
-import json, sys
+import itertools, json, sys
 import numpy as np
 mode, rank, port, data, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 import jax, keras
@@ -32,76 +32,91 @@ from sketchkeras.distributed import data_parallel, pad_to_common_length, single_
 from sketchkeras.streaming import stream_batches, stream_quickdraw, take_sample
 from sketchkeras.training import compile_for_training
 
-CLASSES, STEPS, BATCH = ["pig", "radio", "zigzag", "anvil", "owl", "The Eiffel Tower"], 6, 8
-stream = stream_quickdraw([f"{data}/simplified/{word}.ndjson" for word in CLASSES], classes=CLASSES, split="train")
+CLASSES, STEPS = ["pig", "radio", "zigzag", "anvil", "owl", "The Eiffel Tower"], 4
+files = [f"{data}/simplified/{word}.ndjson" for word in CLASSES]
+test = [np.asarray(s, "float32") for s in take_sample(stream_quickdraw(files, CLASSES, split="test"), 8)["strokes"]]
 
-def shard(rank):
-    return stream_batches(split_dataset_by_node(stream, rank, 2), batch_size=BATCH, max_points=32, seed=0)
+def shard(rank):  # this rank's files, in batches of 8
+    stream = split_dataset_by_node(stream_quickdraw(files, CLASSES, split="train"), rank, 2)
+    return stream_batches(stream, batch_size=8, max_points=48, seed=0)
 
-def joined(first, second):  # one global batch from both ranks' batches, as 2 processes make it
+def joined(first, second):  # one global batch of both ranks' batches, as 2 processes make it
     length = max(first[0]["strokes"].shape[1], second[0]["strokes"].shape[1])
     pad = lambda x: np.pad(x, [(0, 0), (0, length - x.shape[1]), (0, 0)])
     strokes = np.concatenate([pad(first[0]["strokes"]), pad(second[0]["strokes"])])
     lengths = np.concatenate([first[0]["lengths"], second[0]["lengths"]])
     return {"strokes": strokes, "lengths": lengths}, np.concatenate([first[1], second[1]])
 
-if mode == "processes":
-    rank, count = data_parallel(f"127.0.0.1:{port}", 2, rank)
-    batches = pad_to_common_length(shard(rank))
-else:
-    if mode == "devices":
-        data_parallel()
-    batches = (joined(a, b) for a, b in zip(shard(0), shard(1)))
-keras.utils.set_random_seed(0)
-model = SketchClassifier(CLASSES, conv_layers=[(8, 3, 2)], rnn_units=[16], max_points=32)
-compile_for_training(model, STEPS)
-initial = [w.tolist() for w in model.get_weights()]
-history = model.fit(batches, steps_per_epoch=STEPS, epochs=1, verbose=0).history
-test = take_sample(stream_quickdraw([f"{data}/simplified/{word}.ndjson" for word in CLASSES], classes=CLASSES, split="test"), 20)
-copy = single_device_copy(model)
-with open(out, "w") as f:
-    json.dump({
+def train(batches):
+    keras.utils.set_random_seed(0)
+    model = SketchClassifier(CLASSES, conv_layers=[(8, 3, 2)], rnn_units=[16], max_points=48)
+    compile_for_training(model, STEPS)
+    initial = [w.tolist() for w in model.get_weights()]
+    history = model.fit(batches, steps_per_epoch=STEPS, epochs=1, verbose=0).history
+    copy = single_device_copy(model)
+    return {
         "devices": len(model.trainable_variables[0].value.sharding.device_set),
         "processes": jax.process_count(),
         "names": [v.path for v in copy.weights],
         "loss": history["loss"],
         "initial": initial,
         "weights": [w.tolist() for w in copy.get_weights()],
-        "predictions": copy.predict_strokes([np.asarray(s, "float32") for s in test["strokes"]]).tolist(),
-    }, f)
+        "predictions": copy.predict_strokes(test).tolist(),
+    }
+
+if mode == "processes":
+    rank, count = data_parallel(f"127.0.0.1:{port}", 2, rank)
+    results = {f"process {rank}": train(pad_to_common_length(shard(rank)))}
+    results[f"process {rank}"]["lengths"] = [x["strokes"].shape[1] for x, _ in itertools.islice(shard(rank), STEPS)]
+else:  # first on one device, then data-parallel on two
+    results = {"one": train(joined(a, b) for a, b in zip(shard(0), shard(1)))}
+    data_parallel()
+    results["devices"] = train(joined(a, b) for a, b in zip(shard(0), shard(1)))
+with open(out, "w") as f:
+    json.dump(results, f)
 """
+
+# A conv bias that feeds batch norm has a true gradient of zero, so Adam scales
+# its rounding noise up to full-size steps: it (and the moving mean tracking it)
+# ends up 2e-4 apart (as large as itself) between runs that sum in another order, and
+# cancels out of every prediction.
+NOISE = ("conv/bias", "moving_mean")
 
 jax_only = pytest.mark.skipif(keras.backend.backend() != "jax", reason="keras.distribution is JAX-only")
 
 
-def _start(mode, rank, port, quickdraw_dir, out, devices=1):
+def _start(mode, rank, port, quickdraw_dir, out, devices):
     env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
     args = [sys.executable, "-c", _TRAIN, mode, str(rank), str(port), str(quickdraw_dir), str(out)]
-    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), out
 
 
-def _finish(process, out):
+def _results(process, out):
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr[-3000:]
-    result = json.loads(out.read_text())
-    return {key: [np.asarray(w) for w in value] if key in ("initial", "weights") else value for key, value in result.items()}
+    return {
+        name: {key: [np.asarray(w) for w in value] if key in ("initial", "weights") else value for key, value in run.items()}
+        for name, run in json.loads(out.read_text()).items()
+    }
 
 
 @pytest.fixture(scope="module")
 def runs(quickdraw_dir, tmp_path_factory):
-    """The same training: on 1 device, on 2 devices of one process, and on 2 processes."""
+    """The same training on 1 device, on 2 devices of one process, and on 2 processes of 1 device."""
     folder = tmp_path_factory.mktemp("runs")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    started = {
-        "one": _start("one", 0, port, quickdraw_dir, folder / "one.json"),
-        "devices": _start("devices", 0, port, quickdraw_dir, folder / "devices.json", devices=2),
-        "process 0": _start("processes", 0, port, quickdraw_dir, folder / "process0.json"),
-        "process 1": _start("processes", 1, port, quickdraw_dir, folder / "process1.json"),
-    }
-    names = {"one": "one.json", "devices": "devices.json", "process 0": "process0.json", "process 1": "process1.json"}
-    return {name: _finish(process, folder / names[name]) for name, process in started.items()}
+    started = [
+        _start("devices", 0, port, quickdraw_dir, folder / "devices.json", devices=2),
+        _start("processes", 0, port, quickdraw_dir, folder / "process0.json", devices=1),
+        _start("processes", 1, port, quickdraw_dir, folder / "process1.json", devices=1),
+    ]
+    try:
+        return {name: run for process, out in started for name, run in _results(process, out).items()}
+    finally:
+        for process, _ in started:
+            process.kill()  # those a failure left waiting for their peer
 
 
 @jax_only
@@ -114,21 +129,27 @@ def test_runs_used_two_devices_and_two_processes(runs):
             np.testing.assert_array_equal(a, b)
 
 
+def _assert_trained_alike(run, reference):
+    """Same losses and predictions; same weights but those rounding noise decides (see NOISE)."""
+    np.testing.assert_allclose(run["loss"], reference["loss"], rtol=1e-6)
+    for name, a, b in zip(reference["names"], run["weights"], reference["weights"]):
+        if not name.endswith(NOISE):
+            np.testing.assert_allclose(a, b, atol=1e-6, rtol=0, err_msg=name)  # measured: 1.2e-7
+    np.testing.assert_allclose(run["predictions"], reference["predictions"], atol=1e-4, rtol=0)  # measured: 9e-6
+
+
 @jax_only
 def test_two_devices_train_as_one(runs):
-    np.testing.assert_allclose(runs["devices"]["loss"], runs["one"]["loss"], rtol=1e-5)
-    for a, b in zip(runs["devices"]["weights"], runs["one"]["weights"]):
-        np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
-    np.testing.assert_allclose(runs["devices"]["predictions"], runs["one"]["predictions"], atol=1e-5, rtol=0)
+    _assert_trained_alike(runs["devices"], runs["one"])
 
 
 @jax_only
 def test_two_processes_train_as_one(runs):
-    np.testing.assert_allclose(runs["process 0"]["loss"], runs["one"]["loss"], rtol=1e-5)
-    for a, b, c in zip(runs["process 0"]["weights"], runs["process 1"]["weights"], runs["one"]["weights"]):
+    # Their batches differ in length at some steps: each is padded to the longer.
+    assert runs["process 0"]["lengths"] != runs["process 1"]["lengths"]
+    _assert_trained_alike(runs["process 0"], runs["one"])
+    for a, b in zip(runs["process 0"]["weights"], runs["process 1"]["weights"]):
         np.testing.assert_array_equal(a, b)
-        np.testing.assert_allclose(a, c, atol=1e-5, rtol=0)
-    np.testing.assert_allclose(runs["process 0"]["predictions"], runs["one"]["predictions"], atol=1e-5, rtol=0)
 
 
 @pytest.mark.skipif(keras.backend.backend() == "jax", reason="other backends only")
@@ -136,12 +157,3 @@ def test_other_backends_are_refused_with_guidance():
     with pytest.raises(NotImplementedError, match="MirroredStrategy.*DistributedDataParallel"):
         data_parallel()
 
-
-@jax_only
-def test_zz_print(runs):
-    for name in ("devices", "process 0"):
-        print(name, runs[name]["loss"], runs["one"]["loss"])
-        print(name, "weights", max(np.abs(a - b).max() for a, b in zip(runs[name]["weights"], runs["one"]["weights"])))
-        print(name, "rel", max((np.abs(a - b) / (np.abs(b) + 1e-3)).max() for a, b in zip(runs[name]["weights"], runs["one"]["weights"])))
-        print(name, "per", [(n, float(np.abs(a - b).max()), float(np.abs(b).max())) for n, a, b in zip(runs["one"]["names"], runs[name]["weights"], runs["one"]["weights"])])
-        print(name, "pred", np.abs(np.array(runs[name]["predictions"]) - np.array(runs["one"]["predictions"])).max())

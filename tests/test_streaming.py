@@ -126,12 +126,14 @@ def test_take_sample_is_a_fixed_sample_of_the_split(sources):
     assert sample.num_rows == 50 and sample.features == test.features
     assert set(_rows(sample)) <= set(_rows(test))
     assert _rows(take_sample(test, 50, seed=1)) == _rows(sample)
+    # Without a buffer, the first rows show the files taking turns: one drawing of each class.
+    turns = take_sample(stream_quickdraw(sources[:6], classes=CLASSES), 6, buffer_size=1)
+    assert sorted(turns["word"]) == list(range(6))
 
 
 def test_parquet_and_hub_layout_stream_like_they_load(tmp_path, quickdraw_dir, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    # A folder name of its own: datasets caches load_dataset(folder) by the folder's name.
-    out = convert_to_parquet(quickdraw_dir / "simplified", tmp_path / "qd-streaming", classes=["cat", "owl", "pig"], max_per_class=40)
+    out = convert_to_parquet(quickdraw_dir / "simplified", tmp_path / "qd", classes=["cat", "owl", "pig"], max_per_class=40)
     repo = stream_quickdraw(out, classes=["pig", "cat"])
     loaded = load_quickdraw(out, classes=["pig", "cat"])
     assert sorted(repo) == ["test", "train", "validation"]

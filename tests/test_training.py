@@ -37,7 +37,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_number_of_epochs(tmp_path):
     run_dir = tmp_path / "run"
     command = [
         sys.executable, "-m", "sketchkeras.cli", "train", "--data", str(bundled_sample_dir()), "--classes", *CLASSES,
-        "--max-per-class", "120", "--batch-size", "8", "--rnn-units", "16", "--max-points", "32",
+        "--max-per-class", "60", "--batch-size", "8", "--rnn-units", "16", "--max-points", "32",
         "--epochs", "4", "--out", str(run_dir),
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -76,11 +76,11 @@ def _kill_mid_epoch(process, after_epoch, timeout):
         if select.select([process.stdout], [], [], 1)[0]:
             output += os.read(process.stdout.fileno(), 65536)
             if marker in output:
-                steps = re.findall(rb"(\d+)/(\d+) ", output.split(marker, 1)[1])
+                steps = re.findall(rb"(\d+)/(\d+)", output.split(marker, 1)[1])
                 if any(0 < int(step) < int(total) for step, total in steps):
                     process.send_signal(signal.SIGKILL)
                     break
     else:
-        process.kill()
+        process.terminate()  # finished or timed out without a kill: the caller's returncode check fails
     process.wait()
     return output.decode(errors="replace")

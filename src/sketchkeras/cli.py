@@ -24,9 +24,10 @@ from pathlib import Path
 import datasets
 import keras
 import numpy as np
+from huggingface_hub.errors import HfHubHTTPError
 
-from sketchkeras.classifier import PRESETS, SketchClassifier
 from sketchkeras import pipeline
+from sketchkeras.classifier import PRESETS, SketchClassifier
 from sketchkeras.data import convert_to_parquet, load_quickdraw
 from sketchkeras.evaluation import evaluate_classifier
 from sketchkeras.sketchrnn import load_sketchrnn_npz
@@ -35,6 +36,8 @@ from sketchkeras.strokes import DrawingError, canonical_strokes, read_ndjson
 # Recipe name -> `run_training` arguments; command-line options override them. quickdraw345 loads
 # everything into memory: for Google's full 50 million drawings use recipes/quickdraw345.py (streaming).
 RECIPES = {**pipeline.RECIPES, "quickdraw345": dict(classes=None)}
+# huggingface_hub's HTTP client errors (connection refused, timeouts): HfHubHTTPError's own bases.
+_HTTP_ERRORS = HfHubHTTPError.__bases__
 _SCORES = {"top1": "top-1", "top3": "top-3", "top5": "top-5", "map3": "MAP@3"}
 _FILES_HELP = (
     "Google ndjson (simplified or raw, .gz too), sketch-rnn .npz, .json holding a list of drawings (Google's "
@@ -53,14 +56,12 @@ def main(argv=None):
     wrote 2 PNG files to ...
     0
     """
-    parser = _parser()
     try:
-        args = parser.parse_args(argv)
+        args = _parser().parse_args(argv)
+        args.run(args)
     except SystemExit as exit:  # --help (0) or wrong usage (2)
         return exit.code
-    try:
-        args.run(args)
-    except (OSError, ValueError) as error:  # includes DrawingError and the Hub's HTTP errors
+    except (OSError, ValueError, *_HTTP_ERRORS) as error:  # DrawingError is a ValueError, Hub refusals OSErrors
         print(f"sketchkeras {args.name}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
     return 0

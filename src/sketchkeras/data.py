@@ -121,7 +121,13 @@ def load_quickdraw(source, classes=None, max_per_class=None, strict=False, max_p
     """
     labels = list(classes) if classes is not None else categories()
     if _is_dataset_repo(source):
-        return _select_parquet(datasets.load_dataset(str(source).removeprefix("hf://datasets/")), labels, max_per_class)
+        if Path(str(source)).is_dir():  # by file, so that the cache follows the files, not the folder's name
+            splits = sorted({p.name.split("-")[0] for p in Path(source).glob("data/*.parquet")})
+            files = {split: str(Path(source) / "data" / f"{split}-*.parquet") for split in splits}
+            loaded = datasets.load_dataset("parquet", data_files=files)
+        else:
+            loaded = datasets.load_dataset(str(source).removeprefix("hf://datasets/"))
+        return _select_parquet(loaded, labels, max_per_class)
     files = [f for s in (source if isinstance(source, (list, tuple)) else [source]) for f in _expand(s)]
     parquet = [str(f) for f in files if _kind(f) == "parquet"]
     if parquet:
@@ -299,6 +305,19 @@ class StrokeBatches(keras.utils.PyDataset):
             self.batches.append((bucket_length(int(self.lengths[rows].max()), self.max_points), rows))
         if self.shuffle:
             self.batches = [self.batches[i] for i in rng.permutation(len(self.batches))]
+        self._lead_with_distinct_shapes()
+
+    def _lead_with_distinct_shapes(self):
+        # Keras' TensorFlow backend fixes the tf.data signature from the first
+        # two batches: they must differ in every dimension that varies.
+        if len(self.batches) < 2:
+            return
+        sizes = [len(rows) for _, rows in self.batches]
+        first = int(np.argmin(sizes))
+        others = [i for i in range(len(self.batches)) if i != first]
+        second = next((i for i in others if self.batches[i][0] != self.batches[first][0]), others[0])
+        lead = [self.batches[first], self.batches[second]]
+        self.batches = lead + [b for i, b in enumerate(self.batches) if i not in (first, second)]
 
     def on_epoch_end(self):
         self.arrange(self.epoch + 1)

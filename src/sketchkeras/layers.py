@@ -125,6 +125,10 @@ def _torch_lstm(sequences, initial_state, cell, return_sequences):
 class StrokeEncoder(keras.layers.Layer):
     """Masked Conv1D stack feeding stacked recurrent layers: sequence → vector.
 
+    Each point's absolute pen position (the running sum of its offsets: causal,
+    so padding-safe) is appended to its `(dx, dy, pen_lifted)` features
+    before the convolutions.
+
     Args:
         conv_layers: `(filters, kernel_size, strides)` per conv layer, each
             followed by a normalisation that ignores padded steps and ReLU.

@@ -5,6 +5,8 @@ directory ends up holding:
 
 * `checkpoint-<epoch>.keras`, `state.json`: resumable training state;
 * `metrics.json`: test metrics, training config and history;
+* `confusion_matrix.png`, `training_curves.png` and `test_sketches.png` (test
+  drawings titled with their predicted labels), when matplotlib is installed;
 * `model/`: the trained classifier as `save_pretrained` writes it (weights,
   labels, preprocessing and a model card built from these metrics).
 
@@ -17,6 +19,7 @@ Example:
 (['confusion', 'dataset', 'map3', 'per_class'], 1)
 """
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -110,4 +113,8 @@ def run_training(
     model.save_pretrained(model_dir, metrics=metrics, training=training)
     summary = {"metrics": metrics, "training": training, "history": history, "model_dir": str(model_dir)}
     (run_dir / "metrics.json").write_text(json.dumps(summary, indent=1))
+    if importlib.util.find_spec("matplotlib"):  # the `plots` extra
+        from sketchkeras.plots import plot_evaluation
+
+        plot_evaluation(model, splits["test"], metrics, run_dir, history)
     return summary

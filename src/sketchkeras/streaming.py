@@ -5,10 +5,10 @@ memory, this module never does:
 
 * `stream_quickdraw` gives a `datasets.IterableDataset` with the columns of
   `load_quickdraw` (`sketchkeras.data.features`). Google's files are
-  read one record at a time, one shard per file, so
+  read a record at a time, each file a shard, so
   `datasets.distributed.split_dataset_by_node` and `IterableDataset.shuffle`
-  work file by file; parquet and Hub datasets are streamed by
-  `datasets.load_dataset(..., streaming=True)`.
+  work file by file; parquet files and Hub datasets are streamed by
+  `datasets.load_dataset(..., streaming=True)`, each parquet file a shard.
 * `hash_split` puts each drawing in `train` (80%), `validation` (10%) or
   `test` (10%) by a hash of its identity alone, so held-out drawings are
   never trained on, whatever the order, sharding or number of files.
@@ -51,7 +51,7 @@ from sketchkeras.data import (
 from sketchkeras.sketchrnn import load_sketchrnn_npz
 from sketchkeras.strokes import DrawingError, read_ndjson
 
-SPLITS = {"test": 0.1, "validation": 0.1, "train": 0.8}
+SPLITS = ("train", "validation", "test")
 
 
 def hash_split(key_id, strokes):
@@ -71,11 +71,7 @@ def hash_split(key_id, strokes):
     if key_id is None:
         key_id = hashlib.blake2b(np.ascontiguousarray(strokes, dtype=np.float32).tobytes()).hexdigest()
     fraction = int.from_bytes(hashlib.blake2b(key_id.encode(), digest_size=8).digest(), "big") / 2**64
-    for name, size in SPLITS.items():
-        if fraction < size:
-            return name
-        fraction -= size
-    return "train"
+    return "test" if fraction < 0.1 else "validation" if fraction < 0.2 else "train"
 
 
 def stream_quickdraw(source, classes=None, split=None):
@@ -98,10 +94,10 @@ def stream_quickdraw(source, classes=None, split=None):
     Returns:
         A `datasets.IterableDataset` with the columns of `load_quickdraw`;
         for a dataset repository and `split=None`, its
-        `IterableDatasetDict`. Google's files give one shard each, and are
-        read in the order given (sorted within a folder). Bad records are
-        skipped; each pass over a shard reports them with a
-        `SkippedRecordsWarning`.
+        `IterableDatasetDict`. Each file is a shard, read in the order
+        given (sorted within a folder); sketch-rnn `.npz` files are read
+        whole. Bad records are skipped; each pass over a file reports
+        them with a `SkippedRecordsWarning`.
 
     Example:
     >>> from sketchkeras import bundled_sample_dir
@@ -114,7 +110,7 @@ def stream_quickdraw(source, classes=None, split=None):
     """
     labels = list(classes) if classes is not None else categories()
     if split not in (None, *SPLITS):
-        raise ValueError(f"split must be None or one of {list(SPLITS)}, got {split!r}")
+        raise ValueError(f"split must be None or one of {SPLITS}, got {split!r}")
     if _is_dataset_repo(source):
         loaded = datasets.load_dataset(str(source).removeprefix("hf://datasets/"), streaming=True)
         if split is None:
@@ -143,18 +139,22 @@ def stream_batches(dataset, batch_size=64, max_points=256, seed=0, buffer_size=1
     Each batch is `({"strokes": (batch_size, L, 3) float32, "lengths":
     (batch_size,) int32}, labels (batch_size,) int32)`, as
     `sketchkeras.StrokeBatches` yields them, with `L` one of a few bucket
-    lengths (`sketchkeras.bucket_length`). The stream is read over and
-    over: each pass interleaves all of its shards (Google's files: one
-    drawing from each in turn, so classes mix) and draws from a shuffle
-    buffer of `buffer_size` drawings, reshuffled every pass
-    (`IterableDataset.shuffle` and `set_epoch`). Drawings wait in one queue
-    per bucket length, and a queue leaves as a batch once it holds
-    `batch_size`: memory stays bounded and every batch is full. The same
-    `seed` gives the same batches. Under TensorFlow, which takes as
-    variable only the dimensions that differ between the first two
-    batches, the second batch never has the first one's length: if it
-    would, it is padded to the next bucket length (beyond `max_points`
-    only when both are at `max_points`).
+    lengths (`sketchkeras.bucket_length`). Drawings wait in one queue per
+    bucket length, and a queue leaves as a batch once it holds
+    `batch_size`: memory stays bounded and every batch is full.
+
+    The stream is read over and over. Each pass reads all of its shards at
+    once, taking turns (Google's files hold one class each, so classes
+    mix), through a shuffle buffer of `buffer_size` drawings; the turns
+    and the buffer are reshuffled every pass (`IterableDataset.shuffle`
+    and `set_epoch`), and the same `seed` gives the same batches. An open
+    parquet shard holds a row group in memory: parquet streams are best
+    made of a few files whose rows are already shuffled.
+
+    Under TensorFlow, which takes as variable only the dimensions that
+    differ between the first two batches, the second batch never has the
+    first one's length: if it would, it is padded to the next of
+    `BUCKET_LENGTHS` (the model ignores padding).
 
     Args:
         dataset: a stroke `datasets.IterableDataset` (`stream_quickdraw`),
@@ -172,16 +172,15 @@ def stream_batches(dataset, batch_size=64, max_points=256, seed=0, buffer_size=1
     [(16, 96, 3), (16, 64, 3), (16, 16, 3)]
     """
     batches = _bucketed(_shuffled(dataset, seed, buffer_size), batch_size, max_points)
-    return _vary_first_lengths(batches, max_points) if keras.backend.backend() == "tensorflow" else batches
+    return _vary_first_lengths(batches) if keras.backend.backend() == "tensorflow" else batches
 
 
 def take_sample(dataset, n, seed=0, buffer_size=10_000):
     """The first `n` drawings of a shuffled stream, as an in-memory `datasets.Dataset`.
 
-    The stream is shuffled as `stream_batches` shuffles it (all shards
-    interleaved, a seeded buffer), so a sample of Google's per-class files
-    holds every class about equally until the small ones run out. For a
-    fixed validation or test sample of a held-out split.
+    The stream is shuffled as `stream_batches` shuffles it: Google's
+    per-class files take turns, so even a small sample of the full data
+    holds every class. For a fixed validation or test sample of a split.
 
     Example:
     >>> from sketchkeras import bundled_sample_dir
@@ -194,7 +193,7 @@ def take_sample(dataset, n, seed=0, buffer_size=10_000):
 
 
 def _shuffled(dataset, seed, buffer_size):
-    """All shards interleaved (one row from each in turn), then a seeded shuffle buffer."""
+    """All shards read at once, taking turns (a row from each), through a seeded shuffle buffer."""
     return dataset.shuffle(seed=seed, buffer_size=buffer_size, max_buffer_input_shards=dataset.num_shards)
 
 
@@ -214,39 +213,36 @@ def _bucketed(shuffled, batch_size, max_points):
                 yield {"strokes": x, "lengths": lengths}, np.array([w for _, w in queue], dtype=np.int32)
 
 
-def _vary_first_lengths(batches, max_points):
-    """Pads the second batch one bucket longer when it has the first one's length."""
+def _vary_first_lengths(batches):
+    """Pads the second batch to the next bucket length when it has the first one's length."""
     first = next(batches)
     yield first
     x, y = next(batches)
     length = x["strokes"].shape[1]
     if length == first[0]["strokes"].shape[1]:
-        longer = bucket_length(length + 1, max_points)
-        if longer == length:
-            longer = next((b for b in BUCKET_LENGTHS if b > length), length + BUCKET_LENGTHS[0])
+        longer = next((b for b in BUCKET_LENGTHS if b > length), 2 * length)
         x = {"strokes": np.pad(x["strokes"], [(0, 0), (0, longer - length), (0, 0)]), "lengths": x["lengths"]}
     yield x, y
     yield from batches
 
 
 def _generate(files, labels, split):
-    """Rows of `features(labels)` from Google's files, one file after another."""
+    """Rows of `features(labels)` from Google's files (datasets calls it once per shard: one file)."""
     label_ids = {name: i for i, name in enumerate(labels)}
     known = set(categories()) | set(labels)
     skipped, examples = Counter(), []
-    for path in map(Path, files):
-        for where, record in _records(path):
-            error = record if isinstance(record, DrawingError) else None
-            if error is None and record["word"] not in known:
-                error = DrawingError(f"{where}: unknown word {record['word']!r}")
-            if error is not None:
-                skipped["bad drawing" if error is record else "unknown word"] += 1
-                if len(examples) < 5:
-                    examples.append(str(error))
-                continue
-            label = label_ids.get(record["word"])
-            if label is not None and (split is None or hash_split(record["key_id"], record["strokes"]) == split):
-                yield {"word": label, "key_id": record["key_id"], "recognized": record["recognized"], "strokes": record["strokes"]}
+    for where, record in (item for path in files for item in _records(Path(path))):
+        error = record if isinstance(record, DrawingError) else None
+        if error is None and record["word"] not in known:
+            error = DrawingError(f"{where}: unknown word {record['word']!r}")
+        if error is not None:
+            skipped["bad drawing" if error is record else "unknown word"] += 1
+            if len(examples) < 5:
+                examples.append(str(error))
+            continue
+        label = label_ids.get(record["word"])
+        if label is not None and (split is None or hash_split(record["key_id"], record["strokes"]) == split):
+            yield {"word": label, "key_id": record["key_id"], "recognized": record["recognized"], "strokes": record["strokes"]}
     if skipped:
         warnings.warn(SkippedRecordsWarning(skipped, examples), stacklevel=2)
 
@@ -268,5 +264,5 @@ def _select(stream, labels):
     """Keeps a parquet stream's rows of `labels` and renumbers them in that order."""
     stored = stream.features["word"].names
     new_ids = {i: labels.index(name) for i, name in enumerate(stored) if name in labels}
-    stream = stream.reshard().filter(lambda word: word in new_ids, input_columns="word")
+    stream = stream.filter(lambda word: word in new_ids, input_columns="word")
     return stream.map(lambda word: {"word": new_ids[word]}, input_columns="word", features=features(labels))

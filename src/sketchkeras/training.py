@@ -90,7 +90,9 @@ def train(
             without improvement; the best weights are restored at the end.
         time_budget: stop after the epoch during which this many seconds of
             training (summed over resumes) have passed.
-        resume: continue from `run_dir`'s checkpoint when there is one.
+        resume: continue from `run_dir`'s checkpoint when there is one. The
+            learning-rate schedule is the checkpoint's: it still spans the
+            epochs the run was started with.
 
     Returns:
         The trained model with its best weights (the checkpoint's model
@@ -101,6 +103,8 @@ def train(
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    for partial in run_dir.glob(".*.partial*"):  # left by a run killed while writing
+        partial.unlink()
     state = {"epochs_done": 0, "history": {}, "best_val_loss": None, "best_epoch": None, "checkpoint": None, "best": None}
     if resume and (run_dir / STATE).exists():
         state = json.loads((run_dir / STATE).read_text())
