@@ -20,11 +20,16 @@ from sketchkeras.data import (
     pad_strokes,
     qd35_classes,
     split_dataset,
+    stroke_arrays,
 )
+from sketchkeras.distributed import data_parallel
+from sketchkeras.evaluation import evaluate_classifier, score_predictions
 from sketchkeras.hub import UnsafeModelError, model_card
 from sketchkeras.layers import FusedLSTM, MaskedConv1D, StrokeEncoder
 from sketchkeras.simplify import simplify_drawing
+from sketchkeras.pipeline import RECIPES, run_training
 from sketchkeras.sketchrnn import UnsafePickleError, load_sketchrnn_npz
+from sketchkeras.streaming import hash_split, stream_batches, stream_quickdraw
 from sketchkeras.strokes import DrawingError, canonical_strokes, read_ndjson
 
 __version__ = "0.1.0"

@@ -67,7 +67,8 @@ class SketchClassifier(keras.Model):
         lengths = keras.Input((), dtype="int32", name="lengths")
         encoder = StrokeEncoder(**encoder_config, name="encoder")
         features = encoder(strokes, lengths)
-        probabilities = keras.layers.Dense(len(labels), activation="softmax", name="predictions")(features)
+        # float32 even under a mixed-precision policy: 16-bit softmaxes tie over hundreds of classes.
+        probabilities = keras.layers.Dense(len(labels), activation="softmax", dtype="float32", name="predictions")(features)
         super().__init__(inputs={"strokes": strokes, "lengths": lengths}, outputs=probabilities)
         self.labels = list(labels)
         self.max_points = max_points

@@ -121,13 +121,7 @@ def load_quickdraw(source, classes=None, max_per_class=None, strict=False, max_p
     """
     labels = list(classes) if classes is not None else categories()
     if _is_dataset_repo(source):
-        if Path(str(source)).is_dir():  # by file, so that the cache follows the files, not the folder's name
-            splits = sorted({p.name.split("-")[0] for p in Path(source).glob("data/*.parquet")})
-            files = {split: str(Path(source) / "data" / f"{split}-*.parquet") for split in splits}
-            loaded = datasets.load_dataset("parquet", data_files=files)
-        else:
-            loaded = datasets.load_dataset(str(source).removeprefix("hf://datasets/"))
-        return _select_parquet(loaded, labels, max_per_class)
+        return _select_parquet(load_repository(source), labels, max_per_class)
     files = [f for s in (source if isinstance(source, (list, tuple)) else [source]) for f in _expand(s)]
     parquet = [str(f) for f in files if _kind(f) == "parquet"]
     if parquet:
@@ -453,6 +447,19 @@ def _strokes_buffers(dataset):
     offsets = column.offsets.to_numpy()
     flat = column.values.values.to_numpy(zero_copy_only=False).reshape(-1, 3)
     return flat[offsets[0] :], offsets - offsets[0]
+
+
+def load_repository(source, streaming=False):
+    """`datasets.load_dataset` for a Hub dataset id or a local folder in the Hub's layout.
+
+    A local folder is loaded by its parquet files, so that `datasets`' cache
+    follows the files (by folder, it would key on the folder's name alone).
+    """
+    if not Path(str(source)).is_dir():
+        return datasets.load_dataset(str(source).removeprefix("hf://datasets/"), streaming=streaming)
+    splits = sorted({p.name.split("-")[0] for p in Path(source).glob("data/*.parquet")})
+    files = {split: str(Path(source) / "data" / f"{split}-*.parquet") for split in splits}
+    return datasets.load_dataset("parquet", data_files=files, streaming=streaming)
 
 
 def _is_dataset_repo(source):

@@ -39,7 +39,7 @@ class MaskedConv1D(keras.layers.Layer):
     >>> conv = MaskedConv1D(4, 3, strides=2)
     >>> x = np.random.rand(1, 6, 3).astype("float32")
     >>> mask = np.array([[True] * 5 + [False]])
-    >>> conv(x, mask=mask).shape
+    >>> tuple(conv(x, mask=mask).shape)
     (1, 3, 4)
     >>> np.asarray(conv.compute_mask(x, mask)).tolist()
     [[True, True, True]]
@@ -94,7 +94,7 @@ class FusedLSTM(keras.layers.LSTM):
 
     Example:
     >>> import numpy as np
-    >>> FusedLSTM(8, return_sequences=True)(np.zeros((2, 5, 3), "float32")).shape
+    >>> tuple(FusedLSTM(8, return_sequences=True)(np.zeros((2, 5, 3), "float32")).shape)
     (2, 5, 8)
     """
 
@@ -149,7 +149,7 @@ class StrokeEncoder(keras.layers.Layer):
     >>> import numpy as np
     >>> encoder = StrokeEncoder(conv_layers=[(8, 3, 2)], rnn_units=[16, 16])
     >>> strokes = np.random.rand(2, 10, 3).astype("float32")
-    >>> encoder(strokes, np.array([10, 4])).shape
+    >>> tuple(encoder(strokes, np.array([10, 4])).shape)
     (2, 16)
     """
 

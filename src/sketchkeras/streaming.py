@@ -46,6 +46,7 @@ from sketchkeras.data import (
     bucket_length,
     categories,
     features,
+    load_repository,
     pad_strokes,
 )
 from sketchkeras.sketchrnn import load_sketchrnn_npz
@@ -112,7 +113,7 @@ def stream_quickdraw(source, classes=None, split=None):
     if split not in (None, *SPLITS):
         raise ValueError(f"split must be None or one of {SPLITS}, got {split!r}")
     if _is_dataset_repo(source):
-        loaded = datasets.load_dataset(str(source).removeprefix("hf://datasets/"), streaming=True)
+        loaded = load_repository(source, streaming=True)
         if split is None:
             return datasets.IterableDatasetDict({name: _select(stream, labels) for name, stream in loaded.items()})
         return _select(loaded[split], labels)
