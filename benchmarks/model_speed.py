@@ -4,7 +4,7 @@ Each backend runs in its own process (Keras fixes the backend at import).
 Both models see the same real QD-35 batches (length-bucketed, batch 64):
 
 * sketchkeras: `SketchClassifier` "default" preset (masked conv stack,
-  2 x LSTM(128), exact padding invariance);
+  2 x LSTM(128), exact padding invariance), compiled as the recipes do;
 * plain Keras: Conv1D(64, 5, "same") + BatchNorm + 2 x LSTM(128) given the
   padding mask (Conv1D cannot carry a mask, so it is passed to the LSTMs).
 
@@ -25,6 +25,7 @@ def measure(steps):
     import numpy as np
 
     import sketchkeras
+    from sketchkeras.training import compile_for_training
 
     keras.utils.set_random_seed(0)
     classes = sketchkeras.qd35_classes()
@@ -52,7 +53,10 @@ def measure(steps):
         ("sketchkeras", results_model),
         ("plain Keras", plain_keras()),
     ):
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=os.environ.get("JIT", "auto") == "1" or "auto")
+        if name == "sketchkeras":
+            compile_for_training(model, steps=1000)  # as the recipes train it
+        else:
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")  # stock Keras defaults
         shapes = {}
         for i in range(len(batches)):
             shapes.setdefault(batches[i][0]["strokes"].shape, i)
