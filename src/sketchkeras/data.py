@@ -119,7 +119,8 @@ def load_quickdraw(source, classes=None, max_per_class=None, strict=False, max_p
     >>> ds.num_rows, ds[0]["word"], len(ds[0]["strokes"][0])
     (400, 0, 3)
     """
-    labels = list(classes) if classes is not None else categories()
+    known = categories()
+    labels = list(classes) if classes is not None else known
     if _is_dataset_repo(source):
         return _select_parquet(load_repository(source), labels, max_per_class)
     files = [f for s in (source if isinstance(source, (list, tuple)) else [source]) for f in _expand(s)]
@@ -128,7 +129,7 @@ def load_quickdraw(source, classes=None, max_per_class=None, strict=False, max_p
         if len(parquet) != len(files):
             raise ValueError(f"{source}: load parquet files apart from Google's ndjson and npz files")
         return _select_parquet(datasets.load_dataset("parquet", data_files=parquet, split="train"), labels, max_per_class)
-    rows = _Rows(labels, set(categories()) | set(labels), max_per_class, strict)
+    rows = _Rows(labels, set(known) | set(labels), max_per_class, strict)
     for path in tqdm(files, desc="Reading Quick, Draw! files", unit="file"):  # quiet after datasets.disable_progress_bars()
         if _kind(path) == "npz":
             for member, drawings in load_sketchrnn_npz(path).items():

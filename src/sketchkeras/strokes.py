@@ -127,13 +127,14 @@ def _read_simplified_table(data, max_points):
         values = rows.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
     except (pa.ArrowException, KeyError, AttributeError, TypeError):
         return None
+    drawing_strokes = drawings.value_lengths().to_numpy(zero_copy_only=False)
     stroke_rows = strokes.value_lengths().to_numpy(zero_copy_only=False)
     row_lengths = rows.value_lengths().to_numpy(zero_copy_only=False)
     if (
         drawings.null_count or strokes.null_count or rows.null_count
         or table.num_rows != data.strip().count(b"\n") + 1
         or not all(isinstance(w, str) for w in words)
-        or (drawings.value_lengths().to_numpy(zero_copy_only=False) == 0).any()
+        or (drawing_strokes == 0).any()
         or (stroke_rows != 2).any()
         or (row_lengths[0::2] != row_lengths[1::2]).any()
         or (row_lengths == 0).any()
@@ -144,8 +145,7 @@ def _read_simplified_table(data, max_points):
     x, y = values[is_x], values[~is_x]
     stroke_points = row_lengths[0::2]
     stroke_ends = np.cumsum(stroke_points)
-    drawing_strokes = np.cumsum(drawings.value_lengths().to_numpy(zero_copy_only=False))
-    drawing_ends = stroke_ends[drawing_strokes - 1]
+    drawing_ends = stroke_ends[np.cumsum(drawing_strokes) - 1]
     starts = np.concatenate([[0], drawing_ends[:-1]])
     owner = np.repeat(np.arange(len(starts)), drawing_ends - starts)
     low_x, low_y = np.minimum.reduceat(x, starts), np.minimum.reduceat(y, starts)
