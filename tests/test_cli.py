@@ -12,7 +12,7 @@ import pytest
 from huggingface_hub import ModelCard
 from test_hub import LAYOUT, hub  # noqa: F401  (the local Hub that pushes go to)
 
-from sketchkeras import SketchClassifier, bundled_sample_dir, load_quickdraw, load_sketchrnn_npz, pipeline, split_dataset
+from sketchkeras import SketchClassifier, bundled_model_dir, bundled_sample_dir, load_quickdraw, load_sketchrnn_npz, pipeline, split_dataset
 from sketchkeras.cli import main
 from sketchkeras.evaluation import evaluate_classifier
 
@@ -171,6 +171,24 @@ def test_evaluate_scores_the_models_labels_and_writes_its_results(run, tmp_path)
     assert _png_size(out_dir / "confusion_matrix.png")[0] > 0 and _png_size(out_dir / "test_sketches.png")[0] > 0
     status, _, err = _run(["evaluate", str(run[0] / "model"), "--data", str(bundled_sample_dir()), "--classes", "dog"])
     assert status == 1 and "the model has no label 'dog'; its labels are cat, owl, pig" in err
+
+
+def test_evaluate_early_on_the_bundled_models_test_split(tmp_path):
+    out_dir = tmp_path / "early"
+    status, out, err = _run([
+        "evaluate", str(bundled_model_dir()), "--data", str(bundled_sample_dir()), "--max-per-class", "400",
+        "--split", "test", "--early", "--out", str(out_dir),
+    ])
+    assert status == 0, err
+    # The split is the one training made: the scores are the ones saved with the model.
+    saved = json.loads((bundled_model_dir() / "sketchkeras.json").read_text())["metrics"]
+    assert out.startswith(f"top-1 {saved['top1']:.2%}  top-3 {saved['top3']:.2%}")
+    written = json.loads((out_dir / "metrics.json").read_text())
+    curve = written["early_recognition"]
+    assert list(curve) == ["0.25", "0.5", "0.75", "1.0"] and curve["1.0"] == saved["top1"]
+    assert curve["0.25"] < curve["0.5"] < curve["0.75"] < curve["1.0"]
+    assert f"points drawn  top-1\n        25%  {curve['0.25']:.3f}\n" in out
+    assert _png_size(out_dir / "early_recognition.png")[0] > 0
 
 
 def test_convert_writes_parquet_that_load_quickdraw_reads_back(quickdraw_dir, tmp_path, monkeypatch):

@@ -23,9 +23,10 @@ from sketchkeras.data import (
     stroke_arrays,
 )
 from sketchkeras.distributed import data_parallel
-from sketchkeras.evaluation import evaluate_classifier, score_predictions
-from sketchkeras.hub import UnsafeModelError, model_card
+from sketchkeras.evaluation import early_recognition, evaluate_classifier, score_predictions
+from sketchkeras.hub import UnsafeModelError, bundled_model_dir, model_card
 from sketchkeras.layers import FusedLSTM, MaskedConv1D, StrokeEncoder
+from sketchkeras.live import SketchStream
 from sketchkeras.simplify import simplify_drawing
 from sketchkeras.pipeline import RECIPES, run_training
 from sketchkeras.sketchrnn import UnsafePickleError, load_sketchrnn_npz

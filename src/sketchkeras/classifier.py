@@ -13,6 +13,7 @@ import numpy as np
 
 from sketchkeras.data import bucket_length, pad_strokes
 from sketchkeras.layers import StrokeEncoder
+from sketchkeras.live import GOOGLE_FRAME, SketchStream
 from sketchkeras.strokes import canonical_strokes
 
 PRESETS = {
@@ -144,6 +145,24 @@ class SketchClassifier(keras.Model):
                 out = self.predict_on_batch({"strokes": x, "lengths": lengths})
                 probabilities[chunk] = np.asarray(out)[: len(chunk)]
         return probabilities
+
+    def start_stream(self, top_k=5, frame=GOOGLE_FRAME):
+        """Starts live recognition: a `SketchStream` fed point by point (see `sketchkeras.live`).
+
+        Args:
+            top_k: how many guesses each call returns.
+            frame: `(left, top, size)`, the square the model sees as 0..1:
+                `(0, 0, 255)` for Google's simplified drawings, `(0, 0,
+                max(width, height))` for a canvas, or a finished drawing's
+                bounding box to reproduce `predict_drawings` exactly.
+
+        Example:
+        >>> model = SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8])
+        >>> stream = model.start_stream(top_k=1)
+        >>> len(stream.add_stroke([0, 120, 255], [0, 90, 40]))
+        1
+        """
+        return SketchStream(self, top_k=top_k, frame=frame)
 
     def save_pretrained(self, directory, metrics=None, training=None):
         """Saves the model in Keras' layout with its results and model card (see `sketchkeras.hub`).

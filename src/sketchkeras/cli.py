@@ -1,13 +1,16 @@
-"""The `sketchkeras` command: train, evaluate, predict, convert, push and render.
+"""The `sketchkeras` command: train, evaluate, predict, convert, push, render and serve.
 
     sketchkeras train qd35 --out runs/qd35
     sketchkeras train qd35 --out runs/qd35 --resume       # after a crash, a kill or a time limit
     sketchkeras train --data quickdraw/ --classes cat dog owl --out runs/pets --epochs 10
     sketchkeras evaluate runs/qd35/model --data quickdraw/simplified --out runs/qd35/eval
+    sketchkeras evaluate runs/qd35/model --data qd35-sample/ --max-per-class 400 --split test --early
     sketchkeras predict runs/qd35/model drawings.ndjson --top-k 3
     sketchkeras convert quickdraw/simplified qd-parquet --classes cat dog
     sketchkeras push runs/qd35/model me/sketch-qd35
     sketchkeras render drawings.ndjson --out pngs --limit 8
+    sketchkeras serve                                     # draw at http://127.0.0.1:8000/ (the bundled QD-35 model)
+    sketchkeras serve runs/qd35/model --port 8080
 
 Every command has `--help`. Exit status: 0 on success, 1 for an error that
 the one-line message on stderr explains (a missing file, a bad drawing
@@ -28,8 +31,8 @@ from huggingface_hub.errors import HfHubHTTPError
 
 from sketchkeras import pipeline
 from sketchkeras.classifier import PRESETS, SketchClassifier
-from sketchkeras.data import convert_to_parquet, load_quickdraw
-from sketchkeras.evaluation import evaluate_classifier
+from sketchkeras.data import convert_to_parquet, load_quickdraw, split_dataset
+from sketchkeras.evaluation import early_recognition, evaluate_classifier
 from sketchkeras.sketchrnn import load_sketchrnn_npz
 from sketchkeras.strokes import DrawingError, canonical_strokes, read_ndjson
 
@@ -61,6 +64,9 @@ def main(argv=None):
         args.run(args)
     except SystemExit as exit:  # --help (0) or wrong usage (2)
         return exit.code
+    except ModuleNotFoundError as error:  # an optional extra: matplotlib (plots), fastapi or uvicorn (serve)
+        print(f'sketchkeras {args.name}: error: {error.name} is not installed; pip install "sketchkeras[all]"', file=sys.stderr)
+        return 1
     except (OSError, ValueError, *_HTTP_ERRORS) as error:  # DrawingError is a ValueError, Hub refusals OSErrors
         print(f"sketchkeras {args.name}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
@@ -116,6 +122,15 @@ def _parser():
     evaluate.add_argument("--data", nargs="+", required=True, metavar="SOURCE", help=f"{data_help}; the test split of a dataset repository")
     evaluate.add_argument("--classes", nargs="+", metavar="NAME", help="score only drawings of these labels (default: all the model's labels)")
     evaluate.add_argument("--max-per-class", type=int, metavar="N", help="use at most N drawings of each class")
+    evaluate.add_argument(
+        "--split", choices=["train", "validation", "test"],
+        help="score only this part of the seeded split that `train` makes of the same data (give training's --max-per-class and --seed)",
+    )
+    evaluate.add_argument("--seed", type=int, default=0, help="the split's seed (default: 0, as the recipes)")
+    evaluate.add_argument(
+        "--early", action="store_true",
+        help="also print top-1 accuracy after the first 25/50/75/100%% of each drawing's points (with --out: early_recognition.png)",
+    )
     evaluate.add_argument("--out", metavar="DIR", help="write metrics.json, confusion_matrix.png and test_sketches.png here")
 
     predict = command(
@@ -159,6 +174,17 @@ def _parser():
     render.add_argument("files", nargs="+", metavar="FILE", help=_FILES_HELP)
     render.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files")
     render.add_argument("--limit", type=int, default=16, metavar="N", help="at most N drawings from each file (default: 16)")
+
+    serve = command(
+        "serve",
+        _serve,
+        "serve a web page to draw on, with the model's top-5 guesses updating as you draw",
+        "Serve a local web page with a canvas to draw on (mouse, pen or touch); the model's top-5 guesses update "
+        "as you draw. Stop it with Ctrl+C. Needs FastAPI and uvicorn (pip install 'sketchkeras[serve]').",
+    )
+    serve.add_argument("model", nargs="?", metavar="MODEL", help="model directory or Hub id (owner/name) (default: the bundled QD-35 model)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this computer only)")
+    serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default: 8000)")
     return parser
 
 
@@ -187,7 +213,9 @@ def _evaluate(args):
     model = SketchClassifier.from_pretrained(args.model)
     dataset = load_quickdraw(_source(args.data), classes=model.labels, max_per_class=args.max_per_class)
     if isinstance(dataset, datasets.DatasetDict):
-        dataset = dataset["test"]
+        dataset = dataset[args.split or "test"]
+    elif args.split:
+        dataset = split_dataset(dataset, seed=args.seed)[args.split]
     if args.classes:
         missing = [name for name in args.classes if name not in model.labels]
         if missing:
@@ -198,14 +226,21 @@ def _evaluate(args):
         raise ValueError(f"{' '.join(args.data)}: no drawings of the model's labels")
     metrics = evaluate_classifier(model, dataset)
     print(_scores(metrics))
+    if args.early:
+        metrics["early_recognition"] = early_recognition(model, dataset)
+        print("points drawn  top-1")
+        for fraction, top1 in metrics["early_recognition"].items():
+            print(f"{fraction:>11.0%}  {top1:.3f}")
     if args.out:
-        from sketchkeras.plots import plot_evaluation
+        from sketchkeras.plots import plot_early_recognition, plot_evaluation
 
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps({**metrics, "dataset": " ".join(args.data)}, indent=1))
-        plot_evaluation(model, dataset, metrics, out)
-        print(f"wrote metrics.json, confusion_matrix.png and test_sketches.png to {out}")
+        written = [path.name for path in plot_evaluation(model, dataset, metrics, out)]
+        if args.early:
+            written.append(plot_early_recognition(metrics["early_recognition"], out / "early_recognition.png").name)
+        print(f"wrote metrics.json, {', '.join(written)} to {out}")
 
 
 def _predict(args):
@@ -251,6 +286,19 @@ def _render(args):
             save_sketch(strokes, out / f"{name}.png", title=word or Path(source).name)
             written += 1
     print(f"wrote {written} PNG files to {out}")
+
+
+def _port(text):
+    port = int(text)
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{text} is not a port number (1-65535)")
+    return port
+
+
+def _serve(args):
+    from sketchkeras.serve import serve
+
+    serve(args.model, host=args.host, port=args.port)
 
 
 def _source(values):

@@ -87,6 +87,19 @@ class UnsafeModelError(ValueError):
     """A saved model whose `config.json` asks for more than sketchkeras' own `SketchClassifier`."""
 
 
+def bundled_model_dir():
+    """Folder of the QD-35 classifier shipped with the package, loadable with `from_pretrained`.
+
+    `recipes/qd35.py` trained it under JAX on the bundled sample's training
+    split (see its model card, `README.md` in that folder, for its scores).
+
+    Example:
+    >>> from_pretrained(bundled_model_dir()).labels[:3]
+    ['airplane', 'alarm clock', 'ant']
+    """
+    return Path(str(resources.files("sketchkeras").joinpath("pretrained/qd35")))
+
+
 def save_pretrained(model, directory, metrics=None, training=None):
     """Saves `model` to `directory` in Keras' layout, with its results and model card.
 

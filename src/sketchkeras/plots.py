@@ -131,6 +131,29 @@ def plot_history(history, path):
     return _save(figure, path)
 
 
+def plot_early_recognition(curve, path):
+    """Top-1 accuracy against the share of each drawing's points drawn (see `early_recognition`).
+
+    Example:
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "early.png"
+    >>> plot_early_recognition({0.25: 0.3, 0.5: 0.5, 0.75: 0.7, 1.0: 0.75}, path).read_bytes()[:4]
+    b'\\x89PNG'
+    """
+    figure = Figure(figsize=(5, 3.5), dpi=100, layout="constrained")
+    ax = figure.subplots()
+    fractions = sorted(curve)
+    ax.plot([100 * f for f in fractions], [curve[f] for f in fractions], marker="o")
+    for fraction in fractions:
+        ax.annotate(f"{curve[fraction]:.3f}", (100 * fraction, curve[fraction]), textcoords="offset points", xytext=(0, 6), ha="center")
+    ax.set_xlabel("share of each drawing's points drawn (%)")
+    ax.set_ylabel("top-1 accuracy")
+    ax.set_ylim(0, 1.05)
+    ax.set_title("Early recognition")
+    ax.grid(alpha=0.3)
+    return _save(figure, path)
+
+
 def plot_evaluation(model, dataset, metrics, directory, history=None, sketches=16):
     """Writes a run's pictures into `directory`; returns their paths.
 

@@ -1,0 +1,286 @@
+"""Live recognition: guesses after every new pen point, without re-running the drawing.
+
+`SketchClassifier.start_stream()` returns a `SketchStream`. Each new point
+costs the same whatever the drawing's length: the stream keeps
+
+* per conv layer, the last few final inputs that later outputs still need;
+  an output is *final* once every input under its kernel is known, and
+  the few outputs that still see the drawing's (zero-padded) end are
+  recomputed on each call, as *provisional* outputs;
+* per recurrent layer, the state after its final inputs; provisional
+  inputs are run from a copy of that state and then dropped.
+
+A point's `pen_lifted` flag is only known when the next point arrives (same
+stroke) or the stroke ends, so the newest point is provisional too, with
+the flag set: exactly what `predict_drawings` sees for the drawing so far.
+
+The frame. `predict_drawings` scales each drawing by its own bounding box,
+which is unknown until the drawing ends (and changes with a third of all
+points), so a stream takes its frame up front: the square `(left, top,
+size)` that the model sees as 0..1. Google's simplified drawings live in a
+0..255 square, the default. With a drawing's own bounding box as frame the
+guesses after its last point equal `predict_drawings` on the whole drawing.
+
+The arithmetic runs in NumPy on the model's own weights: a point is a few
+small matrix products, where a framework's per-operation dispatch would cost
+more than the maths. It gives the same numbers under every backend.
+
+Example:
+>>> from sketchkeras import SketchClassifier
+>>> model = SketchClassifier(["circle", "line"], conv_layers=[(8, 3, 2)], rnn_units=[8])
+>>> drawing = [[[10, 60, 250], [10, 80, 250]], [[30, 40], [200, 10]]]
+>>> stream = model.start_stream(top_k=2, frame=(10, 10, 240))  # the drawing's bounding box
+>>> for xs, ys in drawing:
+...     guesses = stream.add_stroke(xs, ys)
+>>> whole = model.predict_drawings([drawing], top_k=2)[0]
+>>> [label for label, _ in guesses] == [label for label, _ in whole]
+True
+>>> max(abs(p - q) for (_, p), (_, q) in zip(guesses, whole)) < 1e-5
+True
+"""
+
+import math
+
+import keras
+import numpy as np
+
+from sketchkeras.strokes import DrawingError
+
+GOOGLE_FRAME = (0.0, 0.0, 255.0)
+
+
+class SketchStream:
+    """A drawing in progress, fed point by point; see the module docstring.
+
+    Create it with `SketchClassifier.start_stream`. Points past the model's
+    `max_points` are ignored, as `predict_drawings` truncates.
+
+    Example:
+    >>> from sketchkeras import SketchClassifier
+    >>> model = SketchClassifier(["a", "b"], conv_layers=[(8, 3, 2)], rnn_units=[8])
+    >>> stream = model.start_stream()
+    >>> stream.guesses, stream.points
+    ([], 0)
+    >>> _ = stream.add_stroke([0, 100, 200], [0, 50, 0])
+    >>> len(stream.guesses), stream.points
+    (2, 3)
+    """
+
+    def __init__(self, model, top_k=5, frame=GOOGLE_FRAME):
+        encoder = model.encoder
+        if encoder.bidirectional or not encoder.masked:
+            raise ValueError(
+                "streaming needs a masked, forward-only encoder: a backward recurrence reads the whole drawing "
+                "and an unmasked one depends on the padding"
+            )
+        left, top, size = (float(v) for v in frame)
+        if not all(map(math.isfinite, (left, top, size))) or size < 0:
+            raise ValueError(f"frame must be finite (left, top, size) with size >= 0, got {frame!r}")
+        self.top_k = top_k
+        self.labels = model.labels
+        self.max_points = model.max_points
+        self._origin = np.array([left, top])
+        self._scale = 1.0 / size if size > 0 else 1.0
+        self._convs = [_ConvStage(conv, norm) for conv, norm in zip(encoder.convs, encoder.norms)]
+        self._rnns = [_RecurrentStage(layers[0]) for layers in encoder.rnns]
+        dense = model.get_layer("predictions")
+        self._dense = (_numpy(dense.kernel), _numpy(dense.bias))
+        self._previous = None  # the last point in frame units (float64), for offsets
+        self._position = np.zeros(2, np.float32)  # running sum of offsets: the absolute-position features
+        self._pending = None  # the newest point's features, pen flag not yet known
+        self._stroke_open = False
+        self.points = 0
+        self.probabilities = None
+        self.guesses = []
+
+    def add_point(self, x, y):
+        """Adds a point to the current stroke (starting one if needed); returns the top-k guesses.
+
+        Example: see the module docstring.
+        """
+        try:
+            point = np.array([x, y], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DrawingError(f"point {self.points}: coordinates must be numbers, got {x!r}, {y!r}") from None
+        if point.shape != (2,) or not np.isfinite(point).all():
+            raise DrawingError(f"point {self.points}: coordinates must be two finite numbers, got {x!r}, {y!r}")
+        final = []
+        if self._pending is not None:  # same stroke goes on: the pending point's pen stays down
+            self._pending[2] = 0.0
+            final.append(self._pending)
+            self._pending = None
+        if self.points < self.max_points:
+            self._pending = self._features(point)
+            self.points += 1
+        self._stroke_open = True
+        return self._update(final)
+
+    def end_stroke(self):
+        """Lifts the pen: the stroke's last point gets its flag; returns the top-k guesses.
+
+        Example:
+        >>> from sketchkeras import SketchClassifier
+        >>> stream = SketchClassifier(["a", "b"], conv_layers=[(8, 3, 2)], rnn_units=[8]).start_stream()
+        >>> _ = stream.add_point(3, 4)
+        >>> len(stream.end_stroke())
+        2
+        """
+        final = []
+        if self._pending is not None:
+            self._pending[2] = 1.0
+            final.append(self._pending)
+            self._pending = None
+        self._stroke_open = False
+        return self._update(final)
+
+    def add_stroke(self, xs, ys):
+        """Adds a whole stroke (its points, then the pen lift); returns the top-k guesses.
+
+        Example: see the module docstring.
+        """
+        if len(xs) != len(ys) or len(xs) == 0:
+            raise DrawingError(f"point {self.points}: a stroke needs as many xs as ys and at least one point")
+        if self._stroke_open:
+            self.end_stroke()
+        for x, y in zip(xs, ys):
+            self.add_point(x, y)
+        return self.end_stroke()
+
+    def _features(self, point):
+        """`(dx, dy, pen_lifted=1, x, y)` for a new point, as canonical_strokes and StrokeEncoder make them."""
+        point = (point - self._origin) * self._scale
+        offset = (point if self._previous is None else point - self._previous).astype(np.float32)
+        self._previous = point
+        self._position = self._position + offset
+        return np.array([offset[0], offset[1], 1.0, self._position[0], self._position[1]], np.float32)
+
+    def _update(self, final):
+        final = np.array(final, np.float32).reshape(-1, 5)
+        provisional = self._pending[None] if self._pending is not None else np.zeros((0, 5), np.float32)
+        for stage in (*self._convs, *self._rnns):
+            final, provisional = stage.push(final, provisional)
+        if stage.last is None:
+            return self.guesses
+        kernel, bias = self._dense
+        logits = stage.last @ kernel + bias
+        probabilities = np.exp(logits - logits.max())
+        self.probabilities = probabilities / probabilities.sum()
+        best = np.argsort(-self.probabilities, kind="stable")[: self.top_k]
+        self.guesses = [(self.labels[i], float(self.probabilities[i])) for i in best]
+        return self.guesses
+
+
+class _ConvStage:
+    """One `MaskedConv1D` + normalisation + ReLU, fed a growing sequence.
+
+    Output `j` reads inputs `j*strides - left .. j*strides + right` (zeros
+    outside the sequence); it is final once input `j*strides + right` is.
+    """
+
+    def __init__(self, conv, norm):
+        self.kernel = _numpy(conv.conv.kernel)  # (size, in, out)
+        self.bias = _numpy(conv.conv.bias)
+        self.size, self.strides = conv.kernel_size, conv.strides
+        self.left = (self.size - 1) // 2
+        self.right = self.size - 1 - self.left
+        self.norm = _normalisation(norm)
+        self.inputs = np.zeros((0, self.kernel.shape[1]), np.float32)  # final inputs from index `start` on
+        self.start = 0
+        self.emitted = 0  # final outputs so far
+
+    def push(self, final, provisional):
+        self.inputs = np.concatenate([self.inputs, final])
+        known = self.start + len(self.inputs)  # final inputs so far
+        ready = max(self.emitted, (known - 1 - self.right) // self.strides + 1)
+        new_final = self._outputs(range(self.emitted, ready), self.inputs)
+        self.emitted = ready
+        total = known + len(provisional)
+        tail = self._outputs(range(ready, -(-total // self.strides)), np.concatenate([self.inputs, provisional]))
+        keep = max(0, ready * self.strides - self.left - self.start)  # inputs no later output reads
+        self.inputs, self.start = self.inputs[keep:], self.start + keep
+        return new_final, tail
+
+    def _outputs(self, positions, inputs):
+        if not positions:
+            return np.zeros((0, self.kernel.shape[2]), np.float32)
+        padded = np.concatenate([np.zeros((self.size, inputs.shape[1]), np.float32), inputs, np.zeros((self.size, inputs.shape[1]), np.float32)])
+        first = np.array(positions) * self.strides - self.left - self.start + self.size
+        windows = padded[first[:, None] + np.arange(self.size)]  # (outputs, size, in)
+        out = windows.reshape(len(first), -1) @ self.kernel.reshape(-1, self.kernel.shape[2]) + self.bias
+        return np.maximum(self.norm(out), 0.0)
+
+
+class _RecurrentStage:
+    """One forward LSTM or GRU: state after its final inputs, provisional inputs run from a copy."""
+
+    def __init__(self, layer):
+        cell = layer.cell
+        if cell.activation is not keras.activations.tanh or cell.recurrent_activation is not keras.activations.sigmoid:
+            raise ValueError("streaming supports recurrent layers with Keras' default tanh/sigmoid activations")
+        self.kernel, self.recurrent = _numpy(cell.kernel), _numpy(cell.recurrent_kernel)
+        self.bias = _numpy(cell.bias)
+        self.gru = isinstance(layer, keras.layers.GRU)
+        if self.gru and not cell.reset_after:
+            raise ValueError("streaming supports GRUs with Keras' default reset_after=True")
+        units = cell.units
+        self.state = (np.zeros(units, np.float32),) if self.gru else (np.zeros(units, np.float32),) * 2
+        self.last = None  # output at the newest step: what the classifier reads
+
+    def push(self, final, provisional):
+        final_out, self.state = self._run(final, self.state)
+        tail_out, _ = self._run(provisional, self.state)
+        if len(tail_out):
+            self.last = tail_out[-1]
+        elif len(final_out) or self.last is not None:
+            self.last = self.state[0]
+        return final_out, tail_out
+
+    def _run(self, inputs, state):
+        if self.gru:
+            projected = inputs @ self.kernel + self.bias[0]
+        else:
+            projected = inputs @ self.kernel + self.bias
+        outputs = np.zeros((len(inputs), self.recurrent.shape[0]), np.float32)
+        for t, x in enumerate(projected):
+            state = self._gru_step(x, *state) if self.gru else self._lstm_step(x, *state)
+            outputs[t] = state[0]
+        return outputs, state
+
+    def _lstm_step(self, x, h, c):
+        i, f, g, o = np.split(x + h @ self.recurrent, 4)
+        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+        return _sigmoid(o) * np.tanh(c), c
+
+    def _gru_step(self, x, h):
+        inner = h @ self.recurrent + self.bias[1]
+        x_z, x_r, x_h = np.split(x, 3)
+        h_z, h_r, h_h = np.split(inner, 3)
+        z, r = _sigmoid(x_z + h_z), _sigmoid(x_r + h_r)
+        return (z * h + (1.0 - z) * np.tanh(x_h + r * h_h),)
+
+
+def _normalisation(norm):
+    """The inference-time normalisation as a function of `(steps, channels)` rows."""
+    if norm is None:
+        return lambda x: x
+    gamma = _numpy(norm.gamma) if norm.scale else 1.0
+    beta = _numpy(norm.beta) if norm.center else 0.0
+    if isinstance(norm, keras.layers.BatchNormalization):
+        scale = gamma / np.sqrt(_numpy(norm.moving_variance) + norm.epsilon)
+        shift = beta - _numpy(norm.moving_mean) * scale
+        return lambda x: x * scale + shift
+
+    def layer_norm(x):
+        mean = x.mean(axis=-1, keepdims=True)
+        variance = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+        return (x - mean) / np.sqrt(variance + norm.epsilon) * gamma + beta
+
+    return layer_norm
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _numpy(variable):
+    return np.asarray(keras.ops.convert_to_numpy(variable), np.float32)

@@ -1,0 +1,149 @@
+"""Live recognition: the stream agrees with predict_drawings on real drawings, at every point."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from sketchkeras import DrawingError, SketchClassifier, bundled_model_dir, canonical_strokes
+
+CLASSES = ["cat", "pig", "bicycle", "owl", "dog"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return SketchClassifier.from_pretrained(bundled_model_dir())
+
+
+@pytest.fixture(scope="module")
+def drawings(quickdraw_dir):
+    """Real simplified drawings: 4 per class, plus the longest of the files (over max_points)."""
+    chosen, longest = [], None
+    for word in CLASSES:
+        lines = (quickdraw_dir / "simplified" / f"{word}.ndjson").read_text().splitlines()
+        records = [json.loads(line)["drawing"] for line in lines]
+        chosen += records[:4]
+        candidate = max(records, key=lambda d: sum(len(s[0]) for s in d))
+        if longest is None or _points(candidate) > _points(longest):
+            longest = candidate
+    return chosen + [longest]
+
+
+def _points(drawing):
+    return sum(len(stroke[0]) for stroke in drawing)
+
+
+def _bounding_box(drawing):
+    xs = [x for stroke in drawing for x in stroke[0]]
+    ys = [y for stroke in drawing for y in stroke[1]]
+    return min(xs), min(ys), max(max(xs) - min(xs), max(ys) - min(ys))
+
+
+def _stream_every_point(stream, drawing):
+    """Probabilities after each point (the pen lifts after a stroke's last point)."""
+    after = []
+    for xs, ys in drawing:
+        for x, y in zip(xs, ys):
+            stream.add_point(x, y)
+            after.append(stream.probabilities)
+        stream.end_stroke()
+        after[-1] = stream.probabilities
+    return np.array(after)
+
+
+def _prefixes(drawing, max_points):
+    """The canonical input after each point, in the whole drawing's frame, truncated as the model truncates."""
+    strokes = canonical_strokes(drawing)
+    cuts = []
+    for n in range(1, _points(drawing) + 1):
+        cut = strokes[: min(n, max_points)].copy()
+        if n <= max_points:
+            cut[-1, 2] = 1.0
+        cuts.append(cut)
+    return cuts
+
+
+def test_stream_ends_on_predict_drawings_for_real_drawings(model, drawings):
+    assert _points(drawings[-1]) > model.max_points  # one drawing is truncated
+    whole = model.predict_drawings(drawings, top_k=5)
+    for drawing, expected in zip(drawings, whole):
+        stream = model.start_stream(top_k=5, frame=_bounding_box(drawing))
+        for xs, ys in drawing:
+            guesses = stream.add_stroke(xs, ys)
+        assert [label for label, _ in guesses] == [label for label, _ in expected]
+        np.testing.assert_allclose([p for _, p in guesses], [p for _, p in expected], atol=1e-5)
+        assert stream.points == min(_points(drawing), model.max_points)
+
+
+def test_stream_matches_the_drawing_so_far_after_every_point(model, drawings):
+    for drawing in (drawings[0], drawings[5], drawings[-1]):
+        streamed = _stream_every_point(model.start_stream(frame=_bounding_box(drawing)), drawing)
+        expected = model.predict_strokes(_prefixes(drawing, model.max_points))
+        np.testing.assert_allclose(streamed, expected, atol=1e-5)
+
+
+def test_google_frame_is_the_default(model, drawings):
+    aligned = next(d for d in drawings if _bounding_box(d) == (0, 0, 255))
+    stream = model.start_stream()
+    for xs, ys in aligned:
+        stream.add_stroke(xs, ys)
+    np.testing.assert_allclose(stream.probabilities, model.predict_strokes([canonical_strokes(aligned)])[0], atol=1e-5)
+
+
+def test_gru_layer_norm_and_strides_stream_exactly(drawings):
+    keras.utils.set_random_seed(3)
+    model = SketchClassifier(
+        CLASSES, conv_layers=[(16, 4, 1), (16, 3, 3), (24, 5, 2)], rnn_units=[16, 12, 8],
+        rnn="gru", normalization="layer",
+    )
+    for drawing in drawings[:3]:
+        streamed = _stream_every_point(model.start_stream(frame=_bounding_box(drawing)), drawing)
+        np.testing.assert_allclose(streamed, model.predict_strokes(_prefixes(drawing, model.max_points)), atol=1e-5)
+
+
+def test_state_kept_does_not_grow_with_the_drawing(model, drawings):
+    stream = model.start_stream()
+    held = []
+    for xs, ys in drawings[-1]:
+        for x, y in zip(xs, ys):
+            stream.add_point(x, y)
+            held.append(max(len(stage.inputs) for stage in stream._convs))
+        stream.end_stroke()
+    # Each conv layer keeps at most its kernel's worth of inputs, whatever the length.
+    assert max(held) <= max(size for _, size, _ in model.encoder.conv_layers)
+
+
+def test_nothing_drawn_yet(model):
+    stream = model.start_stream()
+    assert stream.guesses == [] and stream.probabilities is None
+    assert stream.end_stroke() == []
+
+
+@pytest.mark.parametrize("preset", ["geron"])
+def test_unmasked_encoders_cannot_stream(preset):
+    with pytest.raises(ValueError, match="masked, forward-only"):
+        SketchClassifier.from_preset(preset, labels=CLASSES).start_stream()
+
+
+def test_bidirectional_encoders_cannot_stream():
+    model = SketchClassifier(CLASSES, conv_layers=[(8, 3, 2)], rnn_units=[8], bidirectional=True)
+    with pytest.raises(ValueError, match="backward recurrence"):
+        model.start_stream()
+
+
+def test_bad_points_name_the_point(model):
+    stream = model.start_stream()
+    stream.add_point(1, 2)
+    with pytest.raises(DrawingError, match="point 1: coordinates must be two finite numbers"):
+        stream.add_point(float("nan"), 3)
+    with pytest.raises(DrawingError, match="point 1: coordinates must be numbers"):
+        stream.add_point("left", 3)
+    with pytest.raises(DrawingError, match="as many xs as ys"):
+        stream.add_stroke([1, 2], [3])
+    assert stream.points == 1  # the bad points changed nothing
+
+
+def test_bad_frames_are_refused(model):
+    with pytest.raises(ValueError, match="frame must be finite"):
+        model.start_stream(frame=(0, 0, float("inf")))

@@ -1,0 +1,208 @@
+"""The web demo's server (`sketchkeras.serve`) through FastAPI's TestClient, and `sketchkeras serve`."""
+
+import contextlib
+import io
+import json
+import sys
+import re
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+import sketchkeras.serve as serve_module
+from sketchkeras import DrawingError, SketchClassifier, bundled_model_dir
+from sketchkeras.cli import main
+from sketchkeras.serve import MAX_BODY_BYTES, MAX_COORDINATE, MAX_POINTS, MAX_STROKES, WEB_DIR, create_app
+
+LABELS = ["cat", "dog", "owl", "pig", "ant", "bee"]
+STROKE = [[0, 40, 80], [50, 0, 50], [0, 16, 33]]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A tiny untrained model, saved and loaded back as `sketchkeras serve` loads one."""
+    directory = tmp_path_factory.mktemp("model")
+    SketchClassifier(LABELS, conv_layers=[(8, 3, 2)], rnn_units=[8]).save_pretrained(directory)
+    return SketchClassifier.from_pretrained(directory)
+
+
+@pytest.fixture(scope="module")
+def client(model):
+    return TestClient(create_app(model))
+
+
+def test_the_page_and_its_assets_come_from_this_server_only(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.text == (WEB_DIR / "index.html").read_text()
+    assert re.findall(r'(?:src|href)="([^"]*)"', page.text) == ["data:,", "static/style.css", "static/app.js"]
+    script, style = client.get("/static/app.js"), client.get("/static/style.css")
+    assert (script.status_code, style.status_code) == (200, 200)
+    assert script.text == (WEB_DIR / "app.js").read_text() and style.text == (WEB_DIR / "style.css").read_text()
+    assert re.findall(r'fetch\(\s*"([^"]*)"', script.text) == ["api/labels", "api/predict"]
+    assert "url(" not in style.text and "@import" not in style.text
+    for text in (page.text, script.text, style.text):
+        assert re.search(r"https?:|//[\w-]+\.", text) is None
+    assert client.get("/docs").status_code == 404  # FastAPI's docs page would load scripts from a CDN
+
+
+def test_labels_are_the_models(client):
+    assert client.get("/api/labels").json() == {"labels": LABELS}
+
+
+def test_a_real_raw_drawing_gets_the_guesses_of_predict_drawings(client, model, quickdraw_dir):
+    record = json.loads((quickdraw_dir / "raw" / "cat.ndjson").read_text().splitlines()[0])
+    expected = model.predict_drawings([record["drawing"]], top_k=3, format="raw")[0]
+    answer = client.post("/api/predict", json={"drawing": record["drawing"], "top_k": 3})
+    assert answer.status_code == 200
+    assert answer.json() == {"guesses": [{"label": label, "probability": p} for label, p in expected]}
+    top5 = client.post("/api/predict", json={"drawing": record["drawing"]}).json()["guesses"]
+    assert [(g["label"], g["probability"]) for g in top5] == model.predict_drawings([record["drawing"]], format="raw")[0]
+
+
+def test_a_drawing_at_every_limit_is_accepted(client):
+    corners = [[-MAX_COORDINATE, MAX_COORDINATE], [MAX_COORDINATE, -MAX_COORDINATE], [0, 0]]
+    dots = _points(16) * (MAX_STROKES - 2) + _points(MAX_POINTS - 2 - 16 * (MAX_STROKES - 2))
+    drawing = [corners] + dots
+    assert len(drawing) == MAX_STROKES and sum(len(xs) for xs, _, _ in drawing) == MAX_POINTS
+    answer = client.post("/api/predict", json={"drawing": drawing, "top_k": len(LABELS)})
+    assert answer.status_code == 200 and len(answer.json()["guesses"]) == len(LABELS)
+    # Ink (stroke length in Google's 0..255 frame) up to the limit: 195 strokes of 255 px.
+    answer = client.post("/api/predict", json={"drawing": _zigzag(98)})
+    assert answer.status_code == 200
+
+
+def _zigzag(turns):
+    """Back and forth across a 255 x 255 box: (2 * turns - 1) * 255 px of ink."""
+    return [[[0, 255] * turns, [0] * 2 * turns, [0] * 2 * turns], [[0], [255], [0]]]
+
+
+def _points(n):
+    return [[[0] * n, [0] * n, [0] * n]]
+
+
+BAD_REQUESTS = {
+    "malformed JSON": (b'{"drawing": [', 400, "malformed JSON: Expecting value: line 1 column 14 (char 13)"),
+    "NaN": (b'{"drawing": [[[NaN], [1], [0]]]}', 400, "malformed JSON: NaN is not a JSON number"),
+    "-Infinity": (b'{"drawing": [[[1], [-Infinity], [0]]]}', 400, "malformed JSON: -Infinity is not a JSON number"),
+    "a float that overflows": (b'{"drawing": [[[1e400], [1], [0]]]}', 422, "stroke 0 xs[0]: Input should be a finite number"),
+    "deep nesting": (b"[" * 100_000, 400, "malformed JSON: nested too deeply"),
+    "not an object": (b"[[[1], [1], [0]]]", 422, 'the request body must be a JSON object {"drawing": [[xs, ys, ts], ...], "top_k": 5}'),
+    "no drawing": ({"top_k": 1}, 422, "drawing: Field required"),
+    "an unknown key": ({"drawing": [STROKE], "topk": 3}, 422, "topk: Extra inputs are not permitted"),
+    "no timestamps (simplified format)": ({"drawing": [STROKE[:2]]}, 422, "stroke 0 ts: Field required"),
+    "a flat stroke": ({"drawing": [[0, 40, 80]]}, 422, "stroke 0 xs: Input should be a valid list"),
+    "four lists in a stroke": ({"drawing": [[*STROKE, [1, 1, 1]]]}, 422, "stroke 0: Tuple should have at most 3 items after validation, not 4"),
+    "a string coordinate": ({"drawing": [[[0, "40", 80], *STROKE[1:]]]}, 422, "stroke 0 xs[1]: Input should be a valid number"),
+    "a boolean coordinate": ({"drawing": [[STROKE[0], [0, True, 1], STROKE[2]]]}, 422, "stroke 0 ys[1]: Input should be a valid number"),
+    "a ragged stroke": ({"drawing": [STROKE] * 3 + [[[1, 2, 3, 4, 5], [1, 2, 3, 4], [0, 1, 2, 3, 4]]]}, 422, "stroke 3: xs has 5 values but ys has 4"),
+    "ragged timestamps": ({"drawing": [[*STROKE[:2], [0, 16]]]}, 422, "stroke 0: xs has 3 values but ts has 2"),
+    "an empty drawing": ({"drawing": []}, 422, "the drawing has no strokes"),
+    "an empty stroke": ({"drawing": [STROKE, [[], [], []]]}, 422, "stroke 1 is empty"),
+    "too many points": ({"drawing": _points(MAX_POINTS + 1)}, 422, f"the drawing has {MAX_POINTS + 1} points; at most {MAX_POINTS} are allowed"),
+    "too many strokes": ({"drawing": _points(1) * (MAX_STROKES + 1)}, 422, f"the drawing has {MAX_STROKES + 1} strokes; at most {MAX_STROKES} are allowed"),
+    "too much ink": ({"drawing": _zigzag(99)}, 422, "the drawing's ink is 50,235 px long in the 0..255 frame; at most 50,000 are allowed"),
+    "x out of range": ({"drawing": [[[0, MAX_COORDINATE + 1, 80], *STROKE[1:]]]}, 422, "stroke 0 xs[1]: Input should be less than or equal to 100000"),
+    "y out of range": ({"drawing": [[STROKE[0], [0, 0, -MAX_COORDINATE - 1], STROKE[2]]]}, 422, "stroke 0 ys[2]: Input should be greater than or equal to -100000"),
+    "a negative time": ({"drawing": [[*STROKE[:2], [-1, 16, 33]]]}, 422, "stroke 0 ts[0]: Input should be greater than or equal to 0"),
+    "top_k 0": ({"drawing": [STROKE], "top_k": 0}, 422, "top_k must be between 1 and 6, got 0"),
+    "top_k over the labels": ({"drawing": [STROKE], "top_k": 7}, 422, "top_k must be between 1 and 6, got 7"),
+    "a fractional top_k": ({"drawing": [STROKE], "top_k": 2.5}, 422, "top_k: Input should be a valid integer"),
+    "a declared body over the limit": (b" " * (MAX_BODY_BYTES + 1), 413, f"the request body is over {MAX_BODY_BYTES} bytes"),
+}
+
+
+@pytest.mark.parametrize("body, status, detail", BAD_REQUESTS.values(), ids=BAD_REQUESTS.keys())
+def test_a_bad_request_gets_its_status_and_a_message_naming_the_fault(client, body, status, detail):
+    answer = client.post("/api/predict", content=body if isinstance(body, bytes) else json.dumps(body))
+    assert (answer.status_code, answer.json()) == (status, {"detail": detail})
+
+
+def test_a_streamed_body_is_cut_off_at_the_limit(client):
+    chunks = iter([b" " * (MAX_BODY_BYTES // 2)] * 3)  # chunked: no Content-Length to check first
+    answer = client.post("/api/predict", content=chunks)
+    assert "content-length" not in answer.request.headers
+    assert (answer.status_code, answer.json()) == (413, {"detail": f"the request body is over {MAX_BODY_BYTES} bytes"})
+
+
+class _Refusing:
+    labels = LABELS
+
+    def predict_drawings(self, drawings, top_k, format):
+        raise DrawingError("drawing 0: refused")
+
+
+class _Slow:
+    """Counts how many requests are inside `predict_drawings` at once."""
+
+    labels = LABELS
+
+    def __init__(self):
+        self.inside = self.most_inside = 0
+
+    def predict_drawings(self, drawings, top_k, format):
+        self.inside += 1
+        self.most_inside = max(self.most_inside, self.inside)
+        time.sleep(0.05)
+        self.inside -= 1
+        return [[("cat", 1.0)]]
+
+
+def test_a_drawing_error_from_the_model_is_a_422():
+    answer = TestClient(create_app(_Refusing())).post("/api/predict", json={"drawing": [STROKE]})
+    assert (answer.status_code, answer.json()) == (422, {"detail": "drawing 0: refused"})
+
+
+def test_requests_take_turns_with_the_model():
+    model = _Slow()
+    client = TestClient(create_app(model))
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(client.post("/api/predict", json={"drawing": [STROKE]}))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status_code for a in answers] == [200] * 4
+    assert model.most_inside == 1
+
+
+def _run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(argv)
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_serve_has_help():
+    status, out, _ = _run(["serve", "--help"])
+    assert status == 0 and out.startswith("usage: sketchkeras serve [-h] [--host HOST] [--port PORT] [MODEL]")
+
+
+def test_the_serve_command_passes_its_options(monkeypatch):
+    calls = []
+    monkeypatch.setattr(serve_module, "serve", lambda *args, **options: calls.append((args, options)))
+    assert _run(["serve", "runs/qd35/model", "--port", "8123"])[0] == 0
+    assert _run(["serve", "--host", "0.0.0.0"])[0] == 0
+    assert calls == [(("runs/qd35/model",), {"host": "127.0.0.1", "port": 8123}), ((None,), {"host": "0.0.0.0", "port": 8000})]
+
+
+def test_serve_without_a_model_loads_the_bundled_one(monkeypatch, model):
+    loaded, ran = [], []
+    monkeypatch.setattr(SketchClassifier, "from_pretrained", lambda source: loaded.append(source) or model)
+    monkeypatch.setattr(serve_module.uvicorn, "run", lambda app, host, port: ran.append((host, port)))
+    serve_module.serve()
+    assert loaded == [bundled_model_dir()] and ran == [("127.0.0.1", 8000)]
+
+
+def test_serve_refuses_a_port_out_of_range():
+    status, _, err = _run(["serve", "--port", "70000"])
+    assert status == 2 and "argument --port: 70000 is not a port number (1-65535)" in err
+
+
+def test_serve_without_fastapi_says_what_to_install(monkeypatch):
+    monkeypatch.delitem(sys.modules, "sketchkeras.serve")
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # makes `import fastapi` fail
+    status, _, err = _run(["serve"])
+    assert (status, err) == (1, 'sketchkeras serve: error: fastapi is not installed; pip install "sketchkeras[all]"\n')

@@ -1,0 +1,172 @@
+"""The web demo end to end: the real server on a free port with the bundled QD-35 model, and headless
+Chromium (Debian's, driven by Playwright) drawing a real Quick, Draw! drawing with the mouse.
+
+Skipped when /usr/bin/chromium or the playwright package is missing, unless
+SKETCHKERAS_REQUIRE_BROWSER=1 (as in CI), which makes that a failure.
+"""
+
+import gzip
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from sketchkeras import SketchClassifier, bundled_model_dir, bundled_sample_dir, qd35_classes, simplify_drawing
+from sketchkeras.serve import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps trying (and failing) to reach Google's servers.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SCREENSHOT = ROOT / "test-artifacts" / "web_demo.png"
+MARGIN = 25  # canvas pixels left blank around the replayed drawing
+
+
+def _missing_browser():
+    """What the browser test lacks, with how to get it; None when nothing is missing."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package (pip install playwright)"
+    return None if CHROMIUM.is_file() else f"{CHROMIUM} (apt-get install chromium)"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    missing = _missing_browser()
+    if missing:
+        if os.environ.get("SKETCHKERAS_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"the web demo's browser test needs {missing}; SKETCHKERAS_REQUIRE_BROWSER=1 makes its absence a failure")
+        pytest.skip(f"the web demo's browser test needs {missing}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return SketchClassifier.from_pretrained(bundled_model_dir())
+
+
+@pytest.fixture(scope="module")
+def url(model):
+    """The demo served by uvicorn from a background thread, on a free port of 127.0.0.1."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(model), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    server.should_exit = True
+    thread.join()
+    sock.close()
+
+
+def _unseen_drawing(model, quickdraw_dir):
+    """The first raw drawing (QD-35 classes in order, lines in file order) that training never saw and
+    whose true label `predict_drawings` ranks in its top 5: `(word, drawing)`."""
+    seen_keys, seen_drawings = set(), set()
+    for path in (bundled_sample_dir() / "simplified").glob("*.ndjson.gz"):
+        for line in gzip.open(path, "rt"):
+            record = json.loads(line)
+            seen_keys.add(record.get("key_id"))
+            seen_drawings.add(json.dumps(record["drawing"]))  # half the records carry no key_id
+    for word in qd35_classes():
+        for line in (quickdraw_dir / "raw" / f"{word}.ndjson").open():
+            record = json.loads(line)
+            drawing = record["drawing"]
+            simplified = json.dumps(simplify_drawing([stroke[:2] for stroke in drawing]))
+            if record["key_id"] in seen_keys or simplified in seen_drawings:
+                continue
+            if word in [label for label, _ in model.predict_drawings([drawing], format="raw")[0]]:
+                return word, drawing
+    raise AssertionError("no unseen raw drawing of a QD-35 class has its label in the model's top 5")
+
+
+def _fit(drawing, size):
+    """The drawing's strokes `[xs, ys]` in whole canvas pixels, scaled uniformly to fit a `size` x `size`
+    canvas. A point that lands on the one before it is dropped: the mouse would not move, and no event
+    would record it."""
+    xs = [x for stroke in drawing for x in stroke[0]]
+    ys = [y for stroke in drawing for y in stroke[1]]
+    scale = (size - 2 * MARGIN) / max(max(xs) - min(xs), max(ys) - min(ys))
+    strokes = []
+    for stroke in drawing:
+        points = [(round(MARGIN + (x - min(xs)) * scale), round(MARGIN + (y - min(ys)) * scale)) for x, y in zip(*stroke[:2])]
+        points = [point for i, point in enumerate(points) if i == 0 or point != points[i - 1]]
+        strokes.append([[x for x, _ in points], [y for _, y in points]])
+    return strokes
+
+
+def _draw(page, strokes):
+    """Draws strokes (canvas pixels) on the page's canvas with the mouse."""
+    left, top, scale = page.eval_on_selector(
+        "#canvas", "c => { const box = c.getBoundingClientRect(); return [box.left + c.clientLeft, box.top + c.clientTop, c.clientWidth / c.width]; }"
+    )
+    for xs, ys in strokes:
+        page.mouse.move(left + xs[0] * scale, top + ys[0] * scale)
+        page.mouse.down()
+        for x, y in zip(xs[1:], ys[1:]):
+            page.mouse.move(left + x * scale, top + y * scale)
+        page.mouse.up()
+
+
+def test_drawing_on_the_page_shows_the_models_guesses(browser, url, model, quickdraw_dir, capsys):
+    word, drawing = _unseen_drawing(model, quickdraw_dir)
+    page = browser.new_page(viewport={"width": 1000, "height": 760})
+    posted = []
+    page.on("request", lambda request: posted.append(request.post_data_json) if request.url == f"{url}api/predict" else None)
+    page.goto(url)
+    page.wait_for_selector(f"#labels:has-text('{len(model.labels)} things')")
+    width = page.eval_on_selector("#canvas", "c => c.width")
+    strokes = _fit(drawing, width)
+
+    _draw(page, strokes)
+    page.wait_for_selector('#guesses[aria-busy="false"]', state="attached")
+
+    final = posted[-1]
+    assert final["top_k"] == 5
+    assert [stroke[:2] for stroke in final["drawing"]] == strokes  # every point, in canvas pixels
+    times = [t for stroke in final["drawing"] for t in stroke[2]]
+    assert times[0] == 0 and times == sorted(times)
+    assert [stroke[:2] for stroke in posted[0]["drawing"]] == [[strokes[0][0][:2], strokes[0][1][:2]]]  # asked during the first stroke
+    shown = page.eval_on_selector_all("#guesses li", "items => items.map(li => [li.dataset.label, Number(li.dataset.probability)])")
+    assert shown == [[label, p] for label, p in model.predict_drawings([final["drawing"]], format="raw")[0]]
+    assert word in [label for label, _ in shown]
+    assert page.inner_text("#guesses li .name") == shown[0][0] and page.inner_text("#message") == ""
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOT)
+    with capsys.disabled():
+        print(f"\nweb demo screenshot ({word}): {SCREENSHOT}")
+
+    page.click("#clear")
+    assert page.eval_on_selector_all("#guesses li", "items => items.length") == 0
+    blank = "c => c.getContext('2d').getImageData(0, 0, c.width, c.height).data.every(v => v === 0)"
+    assert page.eval_on_selector("#canvas", blank)
+    page.close()
+
+
+def test_the_page_shows_the_servers_error_message(browser, url):
+    page = browser.new_page()
+    page.goto(url)
+    detail = "stroke 0: xs has 2 values but ys has 1"
+    page.route("**/api/predict", lambda route: route.fulfill(status=422, json={"detail": detail}))
+    _draw(page, [[[100, 200], [100, 200]]])
+    page.wait_for_selector('#guesses[aria-busy="false"]', state="attached")
+    assert page.inner_text("#message") == detail
+    page.close()
