@@ -85,9 +85,10 @@ def early_recognition(model, dataset, fractions=EARLY_FRACTIONS):
     Example:
     >>> import sketchkeras
     >>> ds = sketchkeras.load_quickdraw(sketchkeras.bundled_sample_dir(), classes=["cat"], max_per_class=4)
-    >>> model = sketchkeras.SketchClassifier.from_preset("default", labels=["cat"])
-    >>> early_recognition(model, ds, fractions=(0.5, 1.0))
-    {0.5: 1.0, 1.0: 1.0}
+    >>> model = sketchkeras.SketchClassifier.from_preset("default", labels=["cat", "dog"])
+    >>> curve = early_recognition(model, ds, fractions=(0.5, 1.0))
+    >>> list(curve), curve[1.0] == evaluate_classifier(model, ds)["top1"]
+    ([0.5, 1.0], True)
     """
     strokes = stroke_arrays(dataset)
     labels = np.asarray(dataset["word"])

@@ -55,6 +55,13 @@ class SketchStream:
     Create it with `SketchClassifier.start_stream`. Points past the model's
     `max_points` are ignored, as `predict_drawings` truncates.
 
+    Attributes:
+        guesses: the latest top-k `(label, probability)` pairs, best first
+            (`[]` before the first point).
+        probabilities: the latest probabilities over `labels` (None before
+            the first point).
+        points: how many points the model has seen so far.
+
     Example:
     >>> from sketchkeras import SketchClassifier
     >>> model = SketchClassifier(["a", "b"], conv_layers=[(8, 3, 2)], rnn_units=[8])
