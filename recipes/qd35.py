@@ -45,8 +45,8 @@ print(first["strokes"][:3])
 
 1. a seeded 80/10/10 split, stratified by class and grouped by drawing identity
    (`split_dataset`);
-2. length-bucketed, right-padded batches with random scale/shear/rotation for training
-   (`StrokeBatches`);
+2. length-bucketed, right-padded batches with random scale/shear/rotation for training, one
+   drawing in five cut short as if still being drawn (`StrokeBatches`);
 3. the "default" `SketchClassifier` preset, trained with AdamW (gradient clipping, warmup then
    cosine decay, weight decay), early stopping on validation loss and a checkpoint per epoch
    (`training.train`, resumable);

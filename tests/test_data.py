@@ -144,6 +144,26 @@ def test_batches_are_bucketed_padded_and_reshuffled(qd35):
     assert batches.padding_fraction() < 0.18
 
 
+def test_augmented_batches_also_hold_drawings_in_progress(qd35):
+    plain = StrokeBatches(qd35, batch_size=64, max_points=256, seed=0)
+    augmented = StrokeBatches(qd35, batch_size=64, max_points=256, seed=0, augment=True)
+    cut = total = 0
+    for i in range(len(plain)):
+        (x, _), (x_aug, y_aug) = plain[i], augmented[i]
+        lengths, kept = x["lengths"], x_aug["lengths"]
+        shorter = kept < lengths
+        assert (kept <= lengths).all() and (kept >= np.ceil(0.25 * lengths)).all()
+        rows = np.arange(len(y_aug))
+        assert (x_aug["strokes"][rows[shorter], kept[shorter] - 1, 2] == 1).all()  # the pen lifts at the cut
+        steps = np.arange(x_aug["strokes"].shape[1])[None, :]
+        assert not x_aug["strokes"][steps >= kept[:, None]].any()
+        # The points kept are the drawing's first points, transformed: pen flags before the cut unchanged.
+        before = steps < (kept - 1)[:, None]
+        np.testing.assert_array_equal(x_aug["strokes"][..., 2][before], x["strokes"][..., 2][before])
+        cut, total = cut + int(shorter.sum()), total + len(rows)
+    assert 0.17 < cut / total < 0.20  # one in five is cut, a few of them keep every point
+
+
 def test_bundled_sample_is_the_real_qd35_benchmark_set(qd35):
     ds = load_quickdraw(bundled_sample_dir(), classes=qd35_classes())
     assert "CC BY 4.0" in (bundled_sample_dir() / "ATTRIBUTION.md").read_text()

@@ -245,8 +245,10 @@ class StrokeBatches(keras.utils.PyDataset):
     lengths (so JAX compiles a few graphs, not one per batch). With
     `shuffle=True` the batches of epoch `e` are a fixed function of
     `(seed, e)`: reshuffled every epoch, and the same again when a run
-    resumes. `augment=True` applies a random scale, shear and rotation to
-    each drawing's offsets (for training only).
+    resumes. `augment=True` (for training only) applies a random scale,
+    shear and rotation to each drawing's offsets, and cuts one drawing in
+    five after its first 25-100% of points (pen lifted there), so that the
+    model also learns drawings in progress, as live recognition sees them.
 
     Example:
     >>> ds = load_quickdraw(bundled_sample_dir(), classes=["cat", "dog"])
@@ -279,10 +281,18 @@ class StrokeBatches(keras.utils.PyDataset):
         for i, row in enumerate(rows):
             start = self.offsets[row]
             batch[i, : self.lengths[row]] = self.flat[start : start + self.lengths[row]]
+        lengths = self.lengths[rows].astype(np.int32)
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             batch[..., :2] = np.einsum("btj,bij->bti", batch[..., :2], _random_transforms(rng, len(rows)))
-        return {"strokes": batch, "lengths": self.lengths[rows].astype(np.int32)}, self.labels[rows]
+            # Drawings in progress: one in five is cut after its first 25-100% of points, pen lifted.
+            cut = np.flatnonzero(rng.random(len(rows)) < 0.2)
+            kept = np.ceil(rng.uniform(0.25, 1.0, len(cut)) * lengths[cut]).astype(np.int32)
+            for i, n in zip(cut, kept):
+                batch[i, n:] = 0.0
+                batch[i, n - 1, 2] = 1.0
+            lengths[cut] = kept
+        return {"strokes": batch, "lengths": lengths}, self.labels[rows]
 
     def arrange(self, epoch):
         """Lays out the batches of `epoch` (Keras calls `on_epoch_end` for the next)."""
