@@ -1,0 +1,27 @@
+"""The README's Python examples run as written and print what their comments say."""
+
+import ast
+import re
+from pathlib import Path
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+EXAMPLES = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+def test_the_first_example_gives_the_guesses_its_comment_shows():
+    code = EXAMPLES[0]
+    *setup, last = code.strip().splitlines()
+    call, comment = last.split("#")
+    namespace = {}
+    exec("\n".join(setup), namespace)
+    guesses = eval(call, namespace)
+    shown = ast.literal_eval(comment.strip())
+    assert [[(label, round(p, 3)) for label, p in row] for row in guesses] == shown
+
+
+def test_the_live_recognition_example_runs():
+    code = next(example for example in EXAMPLES if "start_stream" in example)
+    namespace = {}
+    exec(code, namespace)
+    stream = namespace["stream"]
+    assert stream.points == 5 and len(stream.guesses) == 5
