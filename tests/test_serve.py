@@ -1,19 +1,17 @@
 """The web demo's server (`sketchkeras.serve`) through FastAPI's TestClient, and `sketchkeras serve`."""
 
-import contextlib
-import io
 import json
-import sys
 import re
+import sys
 import threading
 import time
 
 import pytest
 from fastapi.testclient import TestClient
+from test_cli import _run  # main(argv) -> exit status, stdout, stderr
 
 import sketchkeras.serve as serve_module
 from sketchkeras import DrawingError, SketchClassifier, bundled_model_dir
-from sketchkeras.cli import main
 from sketchkeras.serve import MAX_BODY_BYTES, MAX_COORDINATE, MAX_POINTS, MAX_STROKES, WEB_DIR, create_app
 
 LABELS = ["cat", "dog", "owl", "pig", "ant", "bee"]
@@ -166,13 +164,6 @@ def test_requests_take_turns_with_the_model():
         thread.join()
     assert [a.status_code for a in answers] == [200] * 4
     assert model.most_inside == 1
-
-
-def _run(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main(argv)
-    return status, out.getvalue(), err.getvalue()
 
 
 def test_serve_has_help():

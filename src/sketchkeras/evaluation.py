@@ -1,9 +1,7 @@
 """Evaluating a classifier: top-k accuracy, MAP@3, per-class accuracy, confusion, early recognition.
 
 Example:
->>> import math
-
-import numpy as np
+>>> import numpy as np
 >>> probabilities = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1]])
 >>> scores = score_predictions(probabilities, np.array([0, 1, 1]), ["a", "b", "c"])
 >>> round(scores["top1"], 4), round(scores["top3"], 4), round(scores["map3"], 4)
