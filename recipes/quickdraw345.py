@@ -34,6 +34,7 @@ from datasets.distributed import split_dataset_by_node
 from sketchkeras import SketchClassifier, categories
 from sketchkeras.distributed import data_parallel, pad_to_common_length, single_device_copy
 from sketchkeras.evaluation import evaluate_classifier
+from sketchkeras.pipeline import set_seed
 from sketchkeras.streaming import stream_batches, stream_quickdraw, take_sample
 from sketchkeras.training import compile_for_training
 
@@ -61,7 +62,7 @@ if args.data_parallel:
     devices = keras.distribution.list_devices()
     if args.batch_size % len(devices):
         raise SystemExit(f"--batch-size {args.batch_size} does not split evenly over {len(devices)} devices")
-keras.utils.set_random_seed(args.seed)
+set_seed(args.seed)  # Python, NumPy and the backend only: no TensorFlow under JAX
 
 # ## Data
 #

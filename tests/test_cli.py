@@ -3,7 +3,10 @@
 import contextlib
 import io
 import json
+import os
 import struct
+import subprocess
+import sys
 
 import huggingface_hub
 import keras
@@ -13,7 +16,7 @@ from huggingface_hub import ModelCard
 from test_hub import LAYOUT, hub  # noqa: F401  (the local Hub that pushes go to)
 
 from sketchkeras import SketchClassifier, bundled_model_dir, bundled_sample_dir, load_quickdraw, load_sketchrnn_npz, pipeline, split_dataset
-from sketchkeras.cli import main
+from sketchkeras.cli import RECIPE_NAMES, main
 from sketchkeras.evaluation import evaluate_classifier
 
 CLASSES = ["cat", "owl", "pig"]
@@ -225,10 +228,11 @@ def test_push_uploads_the_directory_with_its_real_metrics(run, hub, tmp_path):  
     assert hub.created == [{"name": "sketch", "organization": "owner", "visibility": "private"}]
     [commit] = hub.commits
     assert (commit["repo_id"], commit["summary"]) == ("owner/sketch", "From the CLI")
-    assert commit["files"].keys() == LAYOUT
+    saved = {path.relative_to(model_dir).as_posix() for path in model_dir.rglob("*") if path.is_file()}
+    assert commit["files"].keys() == saved and LAYOUT <= saved  # the whole directory, eval results too
     assert json.loads(commit["files"]["sketchkeras.json"]) == json.loads((model_dir / "sketchkeras.json").read_text())
-    (tmp_path / "pushed").mkdir()
     for name, data in commit["files"].items():
+        (tmp_path / "pushed" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "pushed" / name).write_bytes(data)
     pushed, local = (SketchClassifier.from_pretrained(d) for d in (tmp_path / "pushed", model_dir))
     for theirs, ours in zip(pushed.get_weights(), local.get_weights(), strict=True):
@@ -250,9 +254,101 @@ def test_push_to_an_unreachable_hub_is_a_one_line_error(run, monkeypatch):
     status, _, err = _run(["push", str(run[0] / "model"), "owner/sketch", "--token", "hf_test"])
     assert status == 1 and err.startswith("sketchkeras push: error: ") and "Connection refused" in err
 
+def test_train_output_is_one_line_per_epoch_when_stdout_is_a_file(quickdraw_dir, tmp_path):
+    argv = [
+        "train", "--data", str(quickdraw_dir / "simplified"), "--classes", *CLASSES, "--max-per-class", "20",
+        "--out", str(tmp_path / "run"), "--epochs", "2", "--rnn-units", "8", "--max-points", "32",
+    ]
+    with open(tmp_path / "log", "w") as log:
+        command = [sys.executable, "-m", "sketchkeras.cli", *argv]
+        status = subprocess.run(command, stdout=log, stderr=subprocess.PIPE).returncode
+    log = (tmp_path / "log").read_text()
+    assert status == 0, log
+    assert "\r" not in log and "\x1b" not in log and "\b" not in log
+    epochs = [line for line in log.splitlines() if " - val_loss: " in line]
+    assert len(epochs) == 2 and "\nEpoch 1/2\n" in f"\n{log}" and "\nEpoch 2/2\n" in log, log
+    assert log.splitlines()[-2].startswith("test: top-1 "), log
+
+
+def test_quiet_prints_only_the_scores(quickdraw_dir, tmp_path):
+    status, out, err = _run([
+        "train", "--data", str(quickdraw_dir / "simplified"), "--classes", *CLASSES, "--max-per-class", "20",
+        "--out", str(tmp_path), "--epochs", "1", "--rnn-units", "8", "--max-points", "32", "--quiet",
+    ])
+    assert status == 0, err
+    assert [line.split(":")[0] for line in out.splitlines()] == ["test", "run directory"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["predict", "M", "f.ndjson", "--top-k", "0"], "argument --top-k: 0 must be at least 1"),
+    (["predict", "M", "f.ndjson", "--top-k", "-1"], "argument --top-k: -1 must be at least 1"),
+    (["train", "qd35", "--out", "{tmp}", "--batch-size", "0"], "argument --batch-size: 0 must be at least 1"),
+    (["train", "qd35", "--out", "{tmp}", "--max-per-class", "0"], "argument --max-per-class: 0 must be at least 1"),
+    (["train", "qd35", "--out", "{tmp}", "--epochs", "two"], "argument --epochs: 'two' is not an integer"),
+    (["train", "qd35", "--out", "{tmp}", "--learning-rate", "nan"], "argument --learning-rate: nan must be above 0"),
+    (["train", "qd35", "--out", "{tmp}", "--preset", "huge"], "argument --preset: invalid choice: 'huge' (choose from"),
+    (["evaluate", "M", "--data", "d", "--max-per-class", "0"], "argument --max-per-class: 0 must be at least 1"),
+    (["render", "f.ndjson", "--out", "{tmp}", "--limit", "0"], "argument --limit: 0 must be at least 1"),
+    (["train", "qd35", "--out", "{tmp}/file"], "argument --out: {tmp}/file is a file, not a folder"),
+    (["train", "qd35", "--out", "{tmp}/file/run"], "--out: {tmp}/file/run is under {tmp}/file, which is a file"),
+    (["render", "f.ndjson", "--out", "{tmp}/file"], "argument --out: {tmp}/file is a file, not a folder"),
+    (["evaluate", "M", "--data", "d", "--out", "{tmp}/file"], "argument --out: {tmp}/file is a file, not a folder"),
+    (["convert", "d", "{tmp}/file/out"], "argument OUT: {tmp}/file/out is under {tmp}/file, which is a file"),
+])
+def test_bad_values_and_outputs_are_usage_errors_before_any_work(argv, message, tmp_path):
+    (tmp_path / "file").write_text("")
+    status, out, err = _run([arg.format(tmp=tmp_path) for arg in argv])
+    assert (status, out) == (2, "")
+    assert message.format(tmp=tmp_path) in err.splitlines()[-1], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # nothing was written
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
+def test_a_read_only_run_directory_is_refused_before_any_work(tmp_path):
+    tmp_path.chmod(0o500)
+    status, _, err = _run(["train", "qd35", "--out", str(tmp_path / "run")])
+    assert status == 2 and f"argument --out: {tmp_path / 'run'}: {tmp_path} is not writable" in err
+
+
+def test_top_k_beyond_the_models_labels_and_empty_files_are_errors(run, quickdraw_dir, tmp_path):
+    model = str(run[0] / "model")
+    owl = str(quickdraw_dir / "simplified" / "owl.ndjson")
+    status, out, err = _run(["predict", model, owl, "--top-k", "4"])
+    assert (status, out) == (2, "") and "argument --top-k: 4 is more than the model's 3 labels" in err
+    assert _run(["predict", model, owl, "--top-k", "3"])[0] == 0
+    for name, text in [("empty.ndjson", ""), ("blank.ndjson", "\n\n"), ("empty.json", "[]")]:
+        (tmp_path / name).write_text(text)
+        path = str(tmp_path / name)
+        for argv in (["predict", model, owl, path], ["render", path, "--out", str(tmp_path)]):
+            status, out, err = _run(argv)
+            assert (status, out) == (1, ""), (argv, out)
+            assert err.endswith(f": error: {tmp_path / name}: no drawings in this file\n"), err
+
+
+def test_the_recipe_names_are_the_pipelines():
+    assert set(RECIPE_NAMES) == {*pipeline.RECIPES, "quickdraw345"}
+
+
+def test_seeding_a_run_under_jax_imports_no_tensorflow():
+    code = "import sys; from sketchkeras import pipeline; pipeline.set_seed(0); print('tensorflow' in sys.modules)"
+    jax = {**os.environ, "KERAS_BACKEND": "jax"}
+    result = subprocess.run([sys.executable, "-c", code], env=jax, capture_output=True, text=True)
+    assert result.stdout == "False\n", result.stderr
+
 
 def _png_size(path):
     """(width, height) from a PNG file's header; fails unless it is one."""
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
     return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch", "tensorflow"])
+def test_help_imports_no_framework_and_prints_nothing_else(backend):
+    code = (
+        "import sys; from sketchkeras.cli import main; status = main(['--help']);"
+        "print(status, sorted(m for m in ('keras', 'datasets', 'jax', 'torch', 'tensorflow', 'numpy') if m in sys.modules))"
+    )
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.stdout.splitlines()[-1] == "0 []" and result.stderr == "", result.stderr

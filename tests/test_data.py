@@ -1,5 +1,6 @@
 """Loading real Quick, Draw! files through `datasets`, splits, parquet and batches."""
 
+import gzip
 import json
 import warnings
 
@@ -169,3 +170,66 @@ def test_bundled_sample_is_the_real_qd35_benchmark_set(qd35):
     assert "CC BY 4.0" in (bundled_sample_dir() / "ATTRIBUTION.md").read_text()
     assert ds["word"] == qd35["word"]
     np.testing.assert_array_equal(np.concatenate(ds["strokes"]), np.concatenate(qd35["strokes"]))
+
+
+def test_extreme_coordinates_load_finite(tmp_path, quickdraw_dir):
+    good = (quickdraw_dir / "simplified" / "cat.ndjson").read_text().splitlines()[:2]
+    point = json.dumps({"word": "cat", "drawing": [[[0, 1e-320], [0, 0]]]})
+    (tmp_path / "cat.ndjson").write_text("\n".join([good[0], point, good[1]]) + "\n")
+    ds = load_quickdraw(tmp_path, classes=["cat"])
+    assert ds.num_rows == 3 and np.isfinite(np.concatenate([np.asarray(s) for s in ds["strokes"]])).all()
+    assert ds[1]["strokes"] == [[0, 0, 0], [0, 0, 1]]
+
+
+def test_a_corrupt_file_among_good_ones_is_skipped_and_counted(tmp_path, quickdraw_dir):
+    for word in ("cat", "dog"):
+        data = (quickdraw_dir / "simplified" / f"{word}.ndjson").read_bytes()
+        (tmp_path / f"{word}.ndjson.gz").write_bytes(gzip.compress(data))
+    (tmp_path / "owl.ndjson.gz").write_bytes((quickdraw_dir / "simplified" / "owl.ndjson").read_bytes())  # not gzip
+    (tmp_path / "pig.npz").write_bytes((quickdraw_dir / "sketchrnn" / "pig.npz").read_bytes()[:5000])  # truncated
+    with pytest.warns(SkippedRecordsWarning) as caught:
+        ds = load_quickdraw(tmp_path, classes=["cat", "dog", "owl", "pig"])
+    good = [quickdraw_dir / "simplified" / f"{w}.ndjson" for w in ("cat", "dog")]
+    expected = load_quickdraw(good, classes=["cat", "dog", "owl", "pig"])
+    assert ds["word"] == expected["word"] and ds["strokes"] == expected["strokes"]
+    assert caught[0].message.counts == {"bad file": 2}
+    owl = "owl.ndjson.gz: not a readable gzip file (BadGzipFile: Not a gzipped file (b'{\"'))"
+    assert owl in caught[0].message.examples
+    assert any(e.startswith(f"{tmp_path / 'pig.npz'}: not a readable .npz file") for e in caught[0].message.examples)
+    with pytest.raises(DrawingError, match="owl.ndjson.gz: not a readable gzip file"):
+        load_quickdraw(tmp_path, classes=["cat"], strict=True)
+
+
+def test_a_misspelt_class_is_an_error_that_suggests_real_names(tmp_path, quickdraw_dir):
+    source = quickdraw_dir / "simplified"
+    with pytest.raises(ValueError, match=r"cat.ndjson: unknown class 'dgo'; did you mean 'dog' or 'dragon'\?"):
+        load_quickdraw(source / "cat.ndjson", classes=["cat", "dgo"])
+    with pytest.raises(ValueError, match=r"unknown class 'aple'; did you mean 'apple' or 'airplane' or 'table'\?"):
+        convert_to_parquet(source / "cat.ndjson", tmp_path / "out", classes=["aple"])
+    assert not (tmp_path / "out").exists()
+    out = convert_to_parquet([source / "cat.ndjson", source / "dog.ndjson"], tmp_path / "qd", classes=["cat", "dog"])
+    # A dataset repository holds only its stored names: a real category that it lacks is unknown too.
+    with pytest.raises(ValueError, match=r"qd: unknown class 'cow'; no class is close to it"):
+        load_quickdraw(out, classes=["cat", "cow"])
+    # Words of the user's own files are real names there.
+    (tmp_path / "mine.ndjson").write_text(json.dumps({"word": "gizmo", "drawing": [[[1, 5], [1, 5]]]}) + "\n")
+    assert load_quickdraw(tmp_path / "mine.ndjson", classes=["gizmo"]).num_rows == 1
+
+
+def test_parquet_without_sketchkeras_columns_is_a_clear_error(tmp_path, quickdraw_dir):
+    ds = load_quickdraw(quickdraw_dir / "simplified" / "cat.ndjson", classes=["cat"])
+    ds.remove_columns("word").to_parquet(tmp_path / "noword.parquet")
+    message = r"noword.parquet: no 'word' column \(has \['key_id', 'recognized', 'strokes'\]\)"
+    with pytest.raises(ValueError, match=message):
+        load_quickdraw(tmp_path / "noword.parquet", classes=["cat"])
+    ds.cast_column("word", datasets.Value("string")).to_parquet(tmp_path / "strings.parquet")
+    with pytest.raises(ValueError, match="strings.parquet: 'word' holds string values, not a ClassLabel"):
+        load_quickdraw(tmp_path / "strings.parquet", classes=["cat"])
+
+
+def test_parquet_loads_all_its_classes_by_default(tmp_path, quickdraw_dir):
+    out = convert_to_parquet(quickdraw_dir / "simplified" / "cat.ndjson", tmp_path / "qd", classes=["cat"])
+    parts = load_quickdraw(out)
+    lines = (quickdraw_dir / "simplified" / "cat.ndjson").read_text().splitlines()
+    assert sum(part.num_rows for part in parts.values()) == len(lines)
+    assert parts["train"].features["word"].names == categories()

@@ -14,10 +14,12 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
 import time
+import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
@@ -29,10 +31,14 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from huggingface_hub import ModelCard
+from huggingface_hub import EvalResultEntry, ModelCard, eval_result_entries_to_yaml, parse_eval_result_entries
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-from sketchkeras import SketchClassifier, UnsafeModelError, load_quickdraw, pad_strokes, split_dataset
+from sketchkeras import (
+    SketchClassifier, UnsafeModelError, bundled_model_dir, load_quickdraw, pad_strokes, split_dataset,
+)
+from sketchkeras.cli import main
+from sketchkeras.hub import EVAL_RESULTS_FILE, InvalidModelError
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ("jax", "torch", "tensorflow")
@@ -181,6 +187,106 @@ def test_bad_results_are_refused_before_anything_is_written(trained, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+# --- loading checks every file, and the config against the weights ---------------
+
+
+@pytest.fixture
+def bundled_copy(tmp_path):
+    directory = tmp_path / "qd35"
+    shutil.copytree(bundled_model_dir(), directory)
+    return directory
+
+
+@pytest.fixture
+def cats(quickdraw_dir, tmp_path):
+    """The first 4 real cats of Google's simplified file, and a file holding just them."""
+    with open(quickdraw_dir / "simplified" / "cat.ndjson") as file:
+        lines = [next(file) for _ in range(4)]
+    (tmp_path / "cats.ndjson").write_text("".join(lines))
+    return SimpleNamespace(drawings=[json.loads(line)["drawing"] for line in lines], file=tmp_path / "cats.ndjson")
+
+
+def test_an_unchanged_copy_loads_exactly_as_keras_loads_it(bundled_copy, cats):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        ours = SketchClassifier.from_pretrained(bundled_copy)
+    theirs = keras.saving.load_model(bundled_model_dir(), compile=False)
+    _assert_same_weights(ours, theirs)
+    assert [top[0][0] for top in ours.predict_drawings(cats.drawings, top_k=1)] == ["cat"] * 4
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (
+            {"normalization": None},
+            r"stored weights no model variable uses: layers/stroke_encoder/norms/batch_normalization \(4 weights\), "
+            r"layers/stroke_encoder/norms/batch_normalization_1 \(4 weights\), "
+            r"layers/stroke_encoder/norms/batch_normalization_2 \(4 weights\)\. Refusing",
+        ),
+        (
+            {"rnn_units": [128, 128, 128]},
+            r"model variables with no stored weight: layers/stroke_encoder/rnns/container_2/fused_lstm/cell "
+            r"\(3 weights\)\. Refusing",
+        ),
+        (
+            {"rnn_units": [64, 128]},
+            r"shapes that differ: layers/stroke_encoder/rnns/container/fused_lstm/cell/vars/0 stored \(96, 512\), "
+            r"model \(96, 256\), ",
+        ),
+        (
+            {"normalization": "layer"},
+            r"no stored weight: layers/stroke_encoder/norms/layer_normalization \(2 weights\), .*; "
+            r"stored weights no model variable uses: layers/stroke_encoder/norms/batch_normalization \(4 weights\)",
+        ),
+    ],
+    ids=["no-normalization", "third-lstm", "narrower-lstm", "layer-normalization"],
+)
+def test_a_config_that_disagrees_with_its_weights_is_refused(settings, message, bundled_copy, cats, capsys):
+    config = json.loads((bundled_copy / "config.json").read_text())
+    config["config"].update(settings)
+    (bundled_copy / "config.json").write_text(json.dumps(config))
+    weights = re.escape(str(bundled_copy / "model.weights.h5"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # refused, not warned about
+        expected = f"^{weights}: the weights do not fit the model config.json .*{message}"
+        with pytest.raises(InvalidModelError, match=expected):
+            SketchClassifier.from_pretrained(bundled_copy)
+    assert main(["predict", str(bundled_copy), str(cats.file)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and re.fullmatch(f"sketchkeras predict: error: {weights}: the weights do not fit .*\n", err)
+
+
+def _random(data):
+    return np.random.default_rng(0).bytes(len(data))
+
+
+_DAMAGE = {
+    "config-list": ("config.json", lambda data: b"[]", "holds an array, not the JSON object a saved model's"),
+    "config-string": ("config.json", lambda data: b'"SketchClassifier"', "holds a string, not the JSON object"),
+    "config-truncated": ("config.json", lambda data: data[:30], "not valid JSON: Unterminated string .* column 12"),
+    "config-not-utf8": ("config.json", lambda data: b"\xff" + data, "not valid JSON: 'utf-8' codec can't decode byte 0xff"),
+    "weights-missing": ("model.weights.h5", None, "no such file, so the model has no weights to load"),
+    "weights-random": ("model.weights.h5", _random, r"not a readable Keras weights file \(HDF5\): .*signature not found"),
+    "weights-truncated": ("model.weights.h5", lambda data: data[: len(data) // 2], r"not a readable .*truncated file"),
+}
+
+
+@pytest.mark.parametrize("name, damage, message", _DAMAGE.values(), ids=_DAMAGE.keys())
+def test_an_unreadable_file_is_a_clear_error_naming_it(name, damage, message, bundled_copy, cats, capsys):
+    path = bundled_copy / name
+    if damage is None:
+        path.unlink()
+    else:
+        path.write_bytes(damage(path.read_bytes()))
+    error = FileNotFoundError if damage is None else InvalidModelError  # OSError, ValueError: one line in the CLI
+    with pytest.raises(error, match=f"^{re.escape(str(path))}: {message}"):
+        SketchClassifier.from_pretrained(bundled_copy)
+    assert main(["predict", str(bundled_copy), str(cats.file)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and re.fullmatch(f"sketchkeras predict: error: {re.escape(str(path))}: {message}.*\n", err)
+
+
 # --- the model card -----------------------------------------------------------
 
 
@@ -225,6 +331,32 @@ def test_card_of_an_untrained_model_makes_up_nothing(tmp_path):
     assert "**No training record.**" in text and "treat its weights as untrained" in text
     assert "%" not in text
     assert json.loads((tmp_path / "sketchkeras.json").read_text()) == {"metrics": None, "training": None}
+    assert not (tmp_path / ".eval_results").exists()
+
+
+def test_eval_results_file_parses_with_huggingface_hubs_own_parser(saved, trained, tmp_path):
+    metrics = trained.metrics
+    assert huggingface_hub.constants.EVAL_RESULTS_FOLDER == Path(EVAL_RESULTS_FILE).parent.name
+    assert [p.name for p in (saved / ".eval_results").iterdir()] == ["quickdraw.yaml"]
+    written = yaml.safe_load((saved / EVAL_RESULTS_FILE).read_text())
+    entries = parse_eval_result_entries(written)
+    notes = f"{metrics['test_drawings']} held-out drawings of {metrics['dataset']}"
+    assert entries == [
+        EvalResultEntry(dataset_id="google/quickdraw", task_id="accuracy", value=metrics["top1"], notes=notes),
+        EvalResultEntry(dataset_id="google/quickdraw", task_id="top_3_accuracy", value=metrics["top3"], notes=notes),
+        EvalResultEntry(dataset_id="google/quickdraw", task_id="map_at_3", value=metrics["map3"], notes=notes),
+    ]
+    assert eval_result_entries_to_yaml(entries) == written  # exactly the form huggingface_hub itself writes
+    # the same scores as the card's model-index, which stays for older readers
+    card = ModelCard.load(saved / "README.md")
+    assert {e.task_id: e.value for e in entries} == {r.metric_type: r.metric_value for r in card.data.eval_results}
+    # saved again without metrics, over Keras' own layout (with its assets/ folder) and these files,
+    # the directory no longer claims the old scores
+    keras.saving.save_model(trained.model, tmp_path / "again", zipped=False)
+    shutil.copytree(saved, tmp_path / "again", dirs_exist_ok=True)
+    trained.model.save_pretrained(tmp_path / "again")
+    assert not (tmp_path / "again" / EVAL_RESULTS_FILE).exists()
+    _assert_same_weights(SketchClassifier.from_pretrained(tmp_path / "again"), trained.model)
 
 
 def test_the_top_level_template_is_the_one_the_package_renders():
@@ -245,6 +377,7 @@ def _cache_repo(cache, repo_id, files, commit, ref="main"):
     for name, data in files.items():
         blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
         blob.write_bytes(data)
+        (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
         (snapshot / name).symlink_to(os.path.relpath(blob, snapshot))
     if ref:
         (repo / "refs").mkdir(exist_ok=True)
@@ -404,7 +537,8 @@ def test_push_uploads_the_layout_and_a_card_that_loads_as_written(hub, trained, 
     assert {auth for _, _, auth in hub.requests} == {"Bearer hf_test"}
     [commit] = hub.commits
     assert (commit["repo_id"], commit["revision"], commit["summary"]) == (REPO, "main", "Upload sketchkeras SketchClassifier")
-    assert set(commit["keys"]) == {"header", "file"} and commit["files"].keys() == LAYOUT
+    assert set(commit["keys"]) == {"header", "file"} and commit["files"].keys() == LAYOUT | {EVAL_RESULTS_FILE}
+    assert parse_eval_result_entries(yaml.safe_load(commit["files"][EVAL_RESULTS_FILE]))[0].value == trained.metrics["top1"]
     assert info.oid == MAIN and info.pr_url is None
     results = json.loads(commit["files"]["sketchkeras.json"])
     assert results == {"metrics": trained.metrics, "training": trained.training}
@@ -426,6 +560,7 @@ def test_push_with_create_pr_commits_to_a_pull_request(hub, trained):
     assert hub.created == [{"name": "sketch", "organization": "owner"}]
     [commit] = hub.commits
     assert (commit["revision"], commit["summary"]) == ("refs/pr/1", "Retrained")
+    assert commit["files"].keys() == LAYOUT  # no metrics: no eval results file
     assert info.pr_url == f"{hub.url}/{REPO}/discussions/1"
     assert "**Not evaluated.**" in commit["files"]["README.md"].decode()
 

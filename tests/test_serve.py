@@ -1,10 +1,15 @@
 """The web demo's server (`sketchkeras.serve`) through FastAPI's TestClient, and `sketchkeras serve`."""
 
+import contextlib
 import json
+import logging
 import re
+import socket
 import sys
 import threading
 import time
+
+import numpy as np
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,7 +17,10 @@ from test_cli import _run  # main(argv) -> exit status, stdout, stderr
 
 import sketchkeras.serve as serve_module
 from sketchkeras import DrawingError, SketchClassifier, bundled_model_dir
-from sketchkeras.serve import MAX_BODY_BYTES, MAX_COORDINATE, MAX_POINTS, MAX_STROKES, WEB_DIR, create_app
+from sketchkeras.data import BUCKET_LENGTHS
+from sketchkeras.serve import (
+    MAX_BODY_BYTES, MAX_COORDINATE, MAX_POINTS, MAX_STROKES, SECURITY_HEADERS, WEB_DIR, create_app, server, warm_up,
+)
 
 LABELS = ["cat", "dog", "owl", "pig", "ant", "bee"]
 STROKE = [[0, 40, 80], [50, 0, 50], [0, 16, 33]]
@@ -28,7 +36,11 @@ def model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(model):
-    return TestClient(create_app(model))
+    return _client(create_app(model))
+
+
+def _client(app):
+    return TestClient(app, base_url="http://127.0.0.1:8000")
 
 
 def test_the_page_and_its_assets_come_from_this_server_only(client):
@@ -114,13 +126,14 @@ BAD_REQUESTS = {
 
 @pytest.mark.parametrize("body, status, detail", BAD_REQUESTS.values(), ids=BAD_REQUESTS.keys())
 def test_a_bad_request_gets_its_status_and_a_message_naming_the_fault(client, body, status, detail):
-    answer = client.post("/api/predict", content=body if isinstance(body, bytes) else json.dumps(body))
+    content = body if isinstance(body, bytes) else json.dumps(body)
+    answer = client.post("/api/predict", content=content, headers={"content-type": "application/json"})
     assert (answer.status_code, answer.json()) == (status, {"detail": detail})
 
 
 def test_a_streamed_body_is_cut_off_at_the_limit(client):
     chunks = iter([b" " * (MAX_BODY_BYTES // 2)] * 3)  # chunked: no Content-Length to check first
-    answer = client.post("/api/predict", content=chunks)
+    answer = client.post("/api/predict", content=chunks, headers={"content-type": "application/json"})
     assert "content-length" not in answer.request.headers
     assert (answer.status_code, answer.json()) == (413, {"detail": f"the request body is over {MAX_BODY_BYTES} bytes"})
 
@@ -149,13 +162,13 @@ class _Slow:
 
 
 def test_a_drawing_error_from_the_model_is_a_422():
-    answer = TestClient(create_app(_Refusing())).post("/api/predict", json={"drawing": [STROKE]})
+    answer = _client(create_app(_Refusing())).post("/api/predict", json={"drawing": [STROKE]})
     assert (answer.status_code, answer.json()) == (422, {"detail": "drawing 0: refused"})
 
 
 def test_requests_take_turns_with_the_model():
     model = _Slow()
-    client = TestClient(create_app(model))
+    client = _client(create_app(model))
     answers = []
     threads = [threading.Thread(target=lambda: answers.append(client.post("/api/predict", json={"drawing": [STROKE]}))) for _ in range(4)]
     for thread in threads:
@@ -182,9 +195,41 @@ def test_the_serve_command_passes_its_options(monkeypatch):
 def test_serve_without_a_model_loads_the_bundled_one(monkeypatch, model):
     loaded, ran = [], []
     monkeypatch.setattr(SketchClassifier, "from_pretrained", lambda source: loaded.append(source) or model)
-    monkeypatch.setattr(serve_module.uvicorn, "run", lambda app, host, port: ran.append((host, port)))
+    monkeypatch.setattr(serve_module, "warm_up", lambda model: None)
+    address = lambda self: ran.append((self.config.host, self.config.port))  # noqa: E731
+    monkeypatch.setattr(serve_module.uvicorn.Server, "run", address)
     serve_module.serve()
     assert loaded == [bundled_model_dir()] and ran == [("127.0.0.1", 8000)]
+
+
+def test_serve_compiles_every_bucket_shape_before_it_listens(monkeypatch, model):
+    shapes, events = [], []
+    monkeypatch.setattr(SketchClassifier, "from_pretrained", lambda source: model)
+    monkeypatch.setattr(model, "predict_on_batch", lambda x: shapes.append(x["strokes"].shape) or np.ones((1, 6)) / 6)
+    monkeypatch.setattr(serve_module.uvicorn.Server, "run", lambda self: events.append(len(shapes)))
+    serve_module.serve()
+    lengths = [16, 32, 48, 64, 96, 128, 192, 256]
+    assert [length for length in BUCKET_LENGTHS if length <= model.max_points] == lengths
+    assert shapes == [(1, length, 3) for length in lengths] and events == [len(lengths)]
+
+
+def test_after_the_warm_up_a_request_of_any_length_compiles_nothing(model, quickdraw_dir):
+    warm_up(model)
+    traced = _trace_count(model)
+    client = _client(create_app(model))
+    records = [json.loads(line) for line in (quickdraw_dir / "raw" / "cat.ndjson").read_text().splitlines()[:40]]
+    for record in records:
+        assert client.post("/api/predict", json={"drawing": record["drawing"]}).status_code == 200
+    assert _trace_count(model) == traced
+
+
+def _trace_count(model):
+    """How many graphs the model's predict function has traced (0 where the backend keeps no count)."""
+    function = getattr(model, "predict_function", None)
+    for name in ("experimental_get_tracing_count", "_cache_size"):
+        if hasattr(function, name):
+            return getattr(function, name)()
+    return 0
 
 
 def test_serve_refuses_a_port_out_of_range():
@@ -197,3 +242,164 @@ def test_serve_without_fastapi_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "fastapi", None)  # makes `import fastapi` fail
     status, _, err = _run(["serve"])
     assert (status, err) == (1, 'sketchkeras serve: error: fastapi is not installed; pip install "sketchkeras[all]"\n')
+
+
+def test_a_post_must_be_json(client):
+    drawing = json.dumps({"drawing": [STROKE]})
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        answer = client.post("/api/predict", content=drawing, headers={"content-type": content_type})
+        media = content_type.partition(";")[0]
+        detail = f"the request body must be application/json, not {media}"
+        assert (answer.status_code, answer.json()) == (415, {"detail": detail})
+    answer = client.post("/api/predict", content=drawing)
+    detail = "the request body must be application/json, not untyped"
+    assert (answer.status_code, answer.json()) == (415, {"detail": detail})
+    answer = client.post("/api/predict", content=drawing, headers={"content-type": "Application/JSON; charset=utf-8"})
+    assert answer.status_code == 200
+
+
+HOSTS = {
+    "127.0.0.1": 200, "127.0.0.1:8000": 200, "localhost": 200, "LOCALHOST:1": 200, "[::1]:8000": 200, "[::1]": 200,
+    "attacker.example": 421, "localhost.attacker.example": 421, "127.0.0.2:8000": 421, "0.0.0.0:8000": 421,
+    "localhost:http": 400, "[::1": 400, ":8000": 400, "": 400,
+}
+
+
+@pytest.mark.parametrize("host, status", HOSTS.items(), ids=[h or "empty" for h in HOSTS])
+def test_only_this_servers_host_names_are_answered(client, host, status):
+    answer = client.get("/api/labels", headers={"host": host})
+    assert answer.status_code == status
+    if status == 421:
+        name = host.partition(":")[0].lower()
+        assert answer.json() == {"detail": f"this server does not answer for the host {name!r}"}
+    if status == 400:
+        assert answer.json() == {"detail": "the request has no valid Host header"}
+
+
+def test_the_listening_host_is_answered_too(model):
+    app = create_app(model, host="192.168.1.7")
+    assert TestClient(app, base_url="http://192.168.1.7:8000").get("/api/labels").status_code == 200
+    assert TestClient(app, base_url="http://192.168.1.8:8000").get("/api/labels").status_code == 421
+
+
+def test_every_answer_has_the_security_headers(client):
+    answers = [client.get("/"), client.get("/static/app.js"), client.get("/api/labels"), client.get("/nothing"),
+               client.post("/api/predict", json={"drawing": []}), client.get("/", headers={"host": "evil.example"})]
+    assert [a.status_code for a in answers] == [200, 200, 200, 404, 422, 421]
+    for answer in answers:
+        assert {name: answer.headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS
+    assert "frame-ancestors 'none'" in SECURITY_HEADERS["content-security-policy"]
+
+
+@contextlib.contextmanager
+def _running(app, **options):
+    """`server(app, **options)` on a free port of 127.0.0.1 in a thread; yields the port, then stops it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    running = server(app, log_config=None, timeout_graceful_shutdown=1, **options)
+    thread = threading.Thread(target=running.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not running.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.01)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        running.should_exit = True
+        thread.join(10)
+        sock.close()
+        assert not thread.is_alive()
+
+
+def _connect(port):
+    return socket.create_connection(("127.0.0.1", port), timeout=5)
+
+
+def _read_until_closed(conn):
+    """Everything the server sends until it closes; the seconds that took."""
+    start, data = time.monotonic(), b""
+    while chunk := conn.recv(65536):
+        data += chunk
+    return data, time.monotonic() - start
+
+
+def _request(port, head=b"GET /api/labels HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"):
+    with _connect(port) as conn:
+        conn.sendall(head)
+        return _read_until_closed(conn)[0]
+
+
+def test_slow_headers_are_cut_off(model):
+    with _running(create_app(model), header_timeout=0.5, timeout_keep_alive=0.3) as port, _connect(port) as conn:
+        start = time.monotonic()
+        conn.sendall(b"GET /api/labels HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        with pytest.raises(OSError):  # one header byte every 0.1 s: the server closes it at 0.5 s
+            for _ in range(50):
+                conn.sendall(b"X")
+                time.sleep(0.1)
+            raise AssertionError("the server kept a slow client's headers open for 5 s")
+        assert 0.4 < time.monotonic() - start < 2
+
+
+def test_a_slow_body_gets_a_408_and_is_closed(model):
+    with _running(create_app(model, body_timeout=0.5)) as port, _connect(port) as conn:
+        conn.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"drawing\"")
+        data, seconds = _read_until_closed(conn)
+        assert data.startswith(b"HTTP/1.1 408 ")
+        assert data.endswith(b'{"detail":"the request body did not arrive within 0.5 s"}')
+        assert seconds < 2
+
+
+def test_an_idle_keep_alive_connection_is_closed(model):
+    with _running(create_app(model), timeout_keep_alive=1) as port, _connect(port) as conn:
+        conn.sendall(b"GET /api/labels HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        data, seconds = _read_until_closed(conn)
+        assert data.startswith(b"HTTP/1.1 200 ")
+        assert data.endswith(json.dumps({"labels": LABELS}, separators=(",", ":")).encode())
+        assert 0.8 < seconds < 2.5
+
+
+def test_past_the_connection_cap_a_request_gets_a_503_at_once(model):
+    with _running(create_app(model), limit_concurrency=4) as port:
+        stalled = [_connect(port) for _ in range(4)]
+        time.sleep(0.2)
+        start = time.monotonic()
+        assert _request(port).startswith(b"HTTP/1.1 503 ") and time.monotonic() - start < 1
+        for conn in stalled:
+            conn.close()
+        time.sleep(0.2)
+        assert _request(port).startswith(b"HTTP/1.1 200 ")
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def test_a_client_gone_mid_body_is_one_log_line(model):
+    records = _Records()
+    logger = logging.getLogger("uvicorn.error")  # where uvicorn logs "Exception in ASGI application"
+    logger.addHandler(records)
+    try:
+        with _running(create_app(model), access_log=False) as port:
+            with _connect(port) as conn:
+                conn.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 100\r\n\r\n{\"drawing\"")
+                time.sleep(0.3)
+            deadline = time.monotonic() + 5
+            while not records.records and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+    finally:
+        logger.removeHandler(records)
+    lines = [(r.levelname, r.getMessage(), r.exc_info) for r in records.records if "disconnected" in r.getMessage()
+             or r.levelno >= logging.ERROR]
+    assert len(lines) == 1
+    assert re.fullmatch(r"127\.0\.0\.1:\d+ - disconnected after 10 bytes of its request body", lines[0][1])
+    assert lines[0][0] == "WARNING" and lines[0][2] is None

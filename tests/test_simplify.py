@@ -111,3 +111,18 @@ def test_rdp_keeps_ends_and_corners():
 
 def test_docstring_examples():
     assert doctest.testmod(simplify).failed == 0
+
+
+def test_finite_but_extreme_coordinates_simplify_like_ordinary_ones(google_pairs):
+    raw, _ = google_pairs[0]
+    points = np.concatenate([np.asarray(stroke[:2], float).T for stroke in raw])
+    centre = np.rint((points.max(0) + points.min(0)) / 2)
+    half = np.abs(points - centre).max()
+    scale = 2.0 ** np.floor(np.log2(1.79e308 / half))  # a power of two: exact; differences now overflow float64
+    huge = [[((np.asarray(s[axis], float) - centre[axis]) * scale).tolist() for axis in (0, 1)] for s in raw]
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(np.ptp(np.concatenate([np.asarray(h[:2]).T for h in huge]), axis=0)).all()
+    ours, expected = simplify_drawing(huge), simplify_drawing(raw)
+    assert [len(s[0]) for s in ours] == [len(s[0]) for s in expected]
+    assert _nearest_point_distance(ours, expected) < 0.05
+    assert simplify_drawing([[[0, 1e-320], [0, 0]]]) == simplify_drawing([[[7, 7], [9, 9]]]) == [[[0, 0], [0, 0]]]

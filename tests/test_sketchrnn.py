@@ -145,3 +145,34 @@ def test_plain_integer_member_is_read_without_pickle(tmp_path, monkeypatch):
 
 def test_docstring_examples():
     assert doctest.testmod(sketchrnn).failed == 0
+
+
+def test_declared_sizes_are_capped_before_anything_is_inflated(tmp_path, quickdraw_dir, monkeypatch):
+    real = quickdraw_dir / "sketchrnn" / "pig.npz"
+    with zipfile.ZipFile(real) as archive:
+        declared = sum(info.file_size for info in archive.infolist())
+    assert len(load_sketchrnn_npz(real, max_bytes=declared)["train"]) == 1922
+    # A bomb: 1 MB that inflates to 1 GiB. Refused from the zip directory, before any member is opened.
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive, \
+            archive.open("train.npy", "w", force_zip64=True) as member:
+        chunk = bytes(2**24)
+        for _ in range(64):
+            member.write(chunk)
+    assert bomb.stat().st_size < 2**21
+    monkeypatch.setattr(zipfile.ZipFile, "open", lambda *args, **kwargs: pytest.fail("a member was opened"))
+    message = r"bomb.npz: declares 1,073,741,824 uncompressed bytes, over the 536,870,912-byte cap"
+    with pytest.raises(ValueError, match=message):
+        load_sketchrnn_npz(bomb)
+    message = f"pig.npz: declares {declared:,} uncompressed bytes, over the {declared - 1:,}-byte cap"
+    with pytest.raises(ValueError, match=message):
+        load_sketchrnn_npz(real, max_bytes=declared - 1)
+
+
+def test_a_header_that_declares_more_than_its_member_holds_is_refused(tmp_path):
+    path = tmp_path / "big.npz"
+    header = {"descr": "<i2", "fortran_order": False, "shape": (10**12, 3)}
+    _write_npy_member(path, "train.npy", header, np.zeros(30, dtype="<i2").tobytes())
+    message = r"member train.npy: corrupt .npy data .*declares 6,000,000,000,000 data bytes in a 188-byte"
+    with pytest.raises(ValueError, match=message):
+        load_sketchrnn_npz(path)

@@ -144,3 +144,29 @@ def test_parquet_and_hub_layout_stream_like_they_load(tmp_path, quickdraw_dir, m
     everything = load_quickdraw(sorted((out / "data").glob("*.parquet")), classes=["pig", "cat"])
     expected = [r for r, k, s in zip(_rows(everything), everything["key_id"], stroke_arrays(everything)) if hash_split(k, s) == "test"]
     assert Counter(_rows(files)) == Counter(expected) and len(expected) == 9
+
+
+def test_a_corrupt_file_is_skipped_and_counted_like_load_quickdraw(tmp_path, quickdraw_dir):
+    (tmp_path / "cat.ndjson").write_bytes((quickdraw_dir / "simplified" / "cat.ndjson").read_bytes())
+    (tmp_path / "dog.ndjson.gz").write_bytes((quickdraw_dir / "simplified" / "dog.ndjson").read_bytes())  # not gzip
+    (tmp_path / "pig.npz").write_bytes((quickdraw_dir / "sketchrnn" / "pig.npz").read_bytes()[:5000])
+    with pytest.warns(SkippedRecordsWarning) as streamed:
+        rows = _rows(stream_quickdraw(tmp_path, classes=["cat", "dog", "pig"]))
+    with pytest.warns(SkippedRecordsWarning) as loaded:
+        expected = _rows(load_quickdraw(tmp_path, classes=["cat", "dog", "pig"]))
+    assert rows == expected and len(rows) == len((quickdraw_dir / "simplified" / "cat.ndjson").read_text().splitlines())
+    counts = Counter()
+    for warning in streamed:
+        counts.update(warning.message.counts)
+    assert counts == loaded[0].message.counts == {"bad file": 2}
+
+
+def test_a_misspelt_class_is_an_error_that_suggests_real_names(tmp_path, quickdraw_dir):
+    with pytest.raises(ValueError, match=r"cat.ndjson: unknown class 'dgo'; did you mean 'dog' or 'dragon'\?"):
+        stream_quickdraw(quickdraw_dir / "simplified" / "cat.ndjson", classes=["cat", "dgo"])
+    cats = quickdraw_dir / "simplified" / "cat.ndjson"
+    out = convert_to_parquet(cats, tmp_path / "qd", classes=["cat"], max_per_class=10)
+    with pytest.raises(ValueError, match=r"qd: unknown class 'cta'; did you mean 'cat'\?"):
+        stream_quickdraw(out, classes=["cta"], split="test")
+    with pytest.raises(ValueError, match=r"train-00000-of-00001.parquet: unknown class 'dog'; no class is close to it"):
+        stream_quickdraw(out / "data" / "train-00000-of-00001.parquet", classes=["dog"])

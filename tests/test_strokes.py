@@ -1,5 +1,6 @@
 """Canonical strokes from every Google format, on real drawings, and clear errors."""
 
+import gzip
 import json
 
 import numpy as np
@@ -112,3 +113,64 @@ def test_read_ndjson_yields_records_and_errors_by_line(tmp_path, cats):
     assert str(results[1][1]).startswith("cat.ndjson:2: malformed JSON")
     assert "'word' and 'drawing'" in str(results[2][1]) and "cat.ndjson:3" in str(results[2][1])
     assert results[0][1]["key_id"] == cats[0].get("key_id")
+
+
+def test_finite_but_extreme_coordinates_normalise_safely(cats):
+    xy = [[np.asarray(axis, dtype=np.float64) for axis in stroke] for stroke in cats[0]["drawing"]]
+    expected = canonical_strokes(cats[0]["drawing"])
+    # Differences of these overflow float64 (255e306 > 1.8e308): scaled down first, same drawing.
+    huge = [[((x - 127.5) * 1e306).tolist(), ((y - 127.5) * 1e306).tolist()] for x, y in xy]
+    np.testing.assert_allclose(canonical_strokes(huge), expected, atol=1e-6)
+    tiny = [[(x * 1e-300).tolist(), (y * 1e-300).tolist()] for x, y in xy]
+    np.testing.assert_allclose(canonical_strokes(tiny), expected, atol=1e-6)
+    # The issue's drawings: a subnormal extent is a point; a line from -1e308 to 1e308 spans 0..1.
+    np.testing.assert_array_equal(canonical_strokes([[[0, 1e-320], [0, 0]]]), [[0, 0, 0], [0, 0, 1]])
+    np.testing.assert_array_equal(canonical_strokes([[[-1e308, 1e308], [0, 0]]]), [[0, 0, 0], [1, 0, 1]])
+    np.testing.assert_array_equal(canonical_strokes([[[-1e308, 1e308], [0, 0], [0, 5]]], "raw"), [[0, 0, 0], [1, 0, 1]])
+    with pytest.raises(DrawingError, match="d.npz:3: stroke-3 offsets sum past the float range"):
+        canonical_strokes(np.array([[1e308, 0, 0], [1e308, 0, 1]]), source="d.npz:3")
+
+
+def test_read_ndjson_keeps_extreme_records_finite(tmp_path, cats):
+    path = tmp_path / "cat.ndjson"
+    extreme = [{"word": "cat", "drawing": [[[0, 1e-320], [0, 0]]]},
+               {"word": "cat", "drawing": [[[-1e308, 1e308], [0, 0]]]}]
+    path.write_text("\n".join(json.dumps(r) for r in [cats[0], *extreme, cats[1]]) + "\n")
+    records = [r for _, r in read_ndjson(path)]
+    assert all(isinstance(r, dict) and np.isfinite(r["strokes"]).all() for r in records)
+    np.testing.assert_array_equal(records[0]["strokes"], canonical_strokes(cats[0]["drawing"]))
+    np.testing.assert_array_equal(records[1]["strokes"], [[0, 0, 0], [0, 0, 1]])
+    np.testing.assert_array_equal(records[2]["strokes"], [[0, 0, 0], [1, 0, 1]])
+
+
+def test_a_bad_utf8_byte_or_an_overlong_line_spoils_only_its_line(tmp_path, cats):
+    path = tmp_path / "cat.ndjson"
+    lines = [json.dumps(r).encode() for r in cats[:4]]
+    lines[1] = lines[1].replace(b'"cat"', b'"c\xffat"')
+    lines[2] = b'{"word": "cat", "drawing": [[[' + b"1, " * 400 + b"1], [1]]]}"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    results = list(read_ndjson(path, max_line_bytes=1000))
+    kinds = [(n, type(r).__name__) for n, r in results]
+    assert kinds == [(1, "dict"), (2, "DrawingError"), (3, "DrawingError"), (4, "dict")]
+    assert str(results[1][1]) == "cat.ndjson:2: not UTF-8 (byte 0xff at column 12)"
+    assert str(results[2][1]) == "cat.ndjson:3: line longer than 1,000 bytes; not read"
+    np.testing.assert_array_equal(results[3][1]["strokes"], canonical_strokes(cats[3]["drawing"]))
+
+
+def test_unreadable_gzip_files_are_one_error_naming_the_file(tmp_path, quickdraw_dir):
+    data = gzip.compress((quickdraw_dir / "simplified" / "cat.ndjson").read_bytes())
+    bad_crc = bytearray(data)
+    bad_crc[-8] ^= 0xFF
+    corrupt = bytearray(data)
+    corrupt[10] = 0xFF  # the first deflate block, after gzip's 10-byte header: reserved block type
+    cases = {
+        "plain.ndjson.gz": (b'{"word": "cat"}\n', "BadGzipFile: Not a gzipped file"),
+        "truncated.ndjson.gz": (data[: len(data) // 2], "EOFError: Compressed file ended before"),
+        "crc.ndjson.gz": (bytes(bad_crc), "BadGzipFile: CRC check failed"),
+        "deflate.ndjson.gz": (bytes(corrupt), "error: Error -3 while decompressing data"),
+    }
+    for name, (content, message) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        [(number, error)] = list(read_ndjson(tmp_path / name))
+        assert number == 0 and isinstance(error, DrawingError)
+        assert str(error).startswith(f"{name}: not a readable gzip file ({message}"), str(error)

@@ -4,6 +4,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,9 +12,11 @@ import time
 
 import keras
 import numpy as np
+import pytest
 
-from sketchkeras import SketchClassifier, bundled_sample_dir
-from sketchkeras.pipeline import run_training
+from sketchkeras import SketchClassifier, StrokeBatches, bundled_sample_dir, load_quickdraw, split_dataset
+from sketchkeras.pipeline import run_training, set_seed
+from sketchkeras.training import _load_checkpoint, train
 
 CLASSES = ["cat", "owl", "pig"]
 TINY = dict(rnn_units=[16], max_points=32)
@@ -84,3 +87,139 @@ def _kill_mid_epoch(process, after_epoch, timeout):
         process.terminate()  # finished or timed out without a kill: the caller's returncode check fails
     process.wait()
     return output.decode(errors="replace")
+
+
+RESUMABLE = dict(classes=CLASSES, max_per_class=40, batch_size=16, verbose=0, **TINY)
+
+
+def _losses(run_dir):
+    history = json.loads((run_dir / "state.json").read_text())["history"]
+    return {key: values for key, values in history.items() if key != "seconds"}
+
+
+def _first(history, epochs):
+    return {key: values[:epochs] for key, values in history.items()}
+
+
+def _epochs_before(run_dir, epochs):
+    return _first(_losses(run_dir), epochs)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The loss history of a 3-epoch run, and the folder of the same run SIGKILLed as its epoch 3 began."""
+    root = tmp_path_factory.mktemp("runs")
+    run_training(bundled_sample_dir(), root / "whole", epochs=3, **RESUMABLE)
+    _killed_run(root / "killed", """
+begin = training._Checkpoint.on_epoch_begin
+def dying(self, epoch, logs=None):
+    if epoch == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    begin(self, epoch, logs)
+training._Checkpoint.on_epoch_begin = dying
+""")
+    return _losses(root / "whole"), root / "killed"
+
+
+def _killed_run(run_dir, patch):
+    """Runs the 3-epoch run in a subprocess with `patch` applied to `sketchkeras.training`; it must die by SIGKILL."""
+    script = f"""
+import os, signal
+from pathlib import Path
+import sketchkeras.training as training
+from sketchkeras import bundled_sample_dir
+from sketchkeras.pipeline import run_training
+{patch}
+run_training(bundled_sample_dir(), {str(run_dir)!r}, epochs=3, **{RESUMABLE!r})
+"""
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+
+
+def test_a_resumed_run_starts_from_the_checkpoints_weights_optimizer_and_step(uninterrupted, tmp_path):
+    whole, first_two = uninterrupted
+    run_dir = tmp_path / "run"
+    shutil.copytree(first_two, run_dir)
+    saved = keras.saving.load_model(run_dir / "checkpoint-2.keras")
+    resumed, state = _load_checkpoint(run_dir)
+    assert state["epochs_done"] == 2
+    for name, ours, theirs in (("weights", resumed.weights, saved.weights),
+                               ("optimizer", resumed.optimizer.variables, saved.optimizer.variables)):
+        assert len(ours) == len(theirs) > 0, name
+        for a, b in zip(ours, theirs, strict=True):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), err_msg=name)
+    steps = int(keras.ops.convert_to_numpy(resumed.optimizer.iterations))
+    assert steps == int(keras.ops.convert_to_numpy(saved.optimizer.iterations)) > 0  # the learning-rate step
+    assert float(resumed.optimizer.learning_rate) == float(saved.optimizer.learning_rate)
+    run_training(bundled_sample_dir(), run_dir, epochs=3, resume=True, **RESUMABLE)
+    assert _epochs_before(run_dir, 2) == _first(whole, 2) and len(_losses(run_dir)["loss"]) == 3
+
+
+@pytest.mark.xfail(strict=True, reason="item 10 open: under JAX the resumed epoch-3 loss still differs")
+def test_a_resumed_run_repeats_the_uninterrupted_run_exactly(uninterrupted, tmp_path):
+    whole, killed = uninterrupted
+    shutil.copytree(killed, tmp_path / "run")
+    run_training(bundled_sample_dir(), tmp_path / "run", epochs=3, resume=True, **RESUMABLE)
+    assert _losses(tmp_path / "run") == whole
+
+
+def test_a_damaged_newest_checkpoint_resumes_from_the_previous_one(uninterrupted, tmp_path):
+    whole, first_two = uninterrupted
+    run_dir = tmp_path / "run"
+    shutil.copytree(first_two, run_dir)
+    assert (run_dir / "checkpoint-1.keras").is_file()  # kept as the fallback
+    newest = run_dir / "checkpoint-2.keras"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # a disk that lost unflushed data
+    damaged = r"checkpoint-2\.keras.*damaged: resuming from checkpoint-1\.keras \(epoch 1\)"
+    with pytest.warns(UserWarning, match=damaged):
+        run_training(bundled_sample_dir(), run_dir, epochs=3, resume=True, **RESUMABLE)
+    assert _epochs_before(run_dir, 1) == _first(whole, 1) and len(_losses(run_dir)["loss"]) == 3
+    assert sorted(p.name for p in run_dir.glob("checkpoint-*")) == ["checkpoint-2.keras", "checkpoint-3.keras"]
+
+
+def test_a_run_killed_while_writing_a_checkpoint_resumes(uninterrupted, tmp_path):
+    whole, _ = uninterrupted
+    run_dir = tmp_path / "run"
+    # SIGKILL the run halfway through writing checkpoint-2 (the temporary file is half written).
+    _killed_run(run_dir, """
+atomic = training._atomic
+def dying(path, write):
+    if path.name == "checkpoint-2.keras":
+        def half(temporary):
+            write(temporary)
+            data = Path(temporary).read_bytes()
+            Path(temporary).write_bytes(data[: len(data) // 2])
+            os.kill(os.getpid(), signal.SIGKILL)
+        return atomic(path, half)
+    return atomic(path, write)
+training._atomic = dying
+""")
+    assert json.loads((run_dir / "state.json").read_text())["epochs_done"] == 1
+    assert [p.name for p in run_dir.iterdir() if "partial" in p.name] == [".checkpoint-2.partial.keras"]
+    run_training(bundled_sample_dir(), run_dir, epochs=3, resume=True, **RESUMABLE)
+    assert _epochs_before(run_dir, 1) == _first(whole, 1) and len(_losses(run_dir)["loss"]) == 3
+    assert not [p.name for p in run_dir.iterdir() if "partial" in p.name]
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_training_learns_and_validation_reads_fitting_batch_statistics(policy, quickdraw_dir, tmp_path):
+    """3 real classes, 100 drawings each: far above chance (1/3), and BatchNorm's moving statistics fit the weights."""
+    set_seed(0)
+    dataset = load_quickdraw(quickdraw_dir / "simplified", classes=CLASSES, max_per_class=100)
+    splits = split_dataset(dataset, seed=0)
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = SketchClassifier.from_preset("default", labels=CLASSES, dropout=0.0, **TINY)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert model.encoder.compute_dtype == {"float32": "float32", "mixed_bfloat16": "bfloat16"}[policy]
+    train_batches = StrokeBatches(splits["train"], 16, 32, augment=True)
+    validation = StrokeBatches(splits["validation"], 256, 32, shuffle=False)
+    model, history = train(model, train_batches, validation, tmp_path, epochs=4, patience=10, verbose=0)
+    assert max(history["val_accuracy"]) >= 0.6, history
+    inference = model.evaluate(validation, verbose=0, return_dict=True)["accuracy"]
+    correct = sum(
+        int(np.sum(np.argmax(keras.ops.convert_to_numpy(model(x, training=True)), -1) == y))
+        for x, y in (validation[i] for i in range(len(validation)))
+    )
+    assert inference >= correct / len(validation.labels) - 0.05, (inference, correct)

@@ -20,25 +20,20 @@ named by file and line, a Hub refusal), 2 for wrong usage.
 import argparse
 import itertools
 import json
+import os
 import re
 import sys
 from pathlib import Path
 
-import datasets
-import keras
-import numpy as np
 from huggingface_hub.errors import HfHubHTTPError
 
-from sketchkeras import pipeline
-from sketchkeras.classifier import PRESETS, SketchClassifier
-from sketchkeras.data import convert_to_parquet, load_quickdraw, split_dataset
-from sketchkeras.evaluation import early_recognition, evaluate_classifier
-from sketchkeras.sketchrnn import load_sketchrnn_npz
-from sketchkeras.strokes import DrawingError, canonical_strokes, read_ndjson
+# Keras, datasets and the backend are imported inside the commands that use them: `--help` and usage errors answer
+# at once and import no framework.
 
-# Recipe name -> `run_training` arguments; command-line options override them. quickdraw345 loads
-# everything into memory: for Google's full 50 million drawings use recipes/quickdraw345.py (streaming).
-RECIPES = {**pipeline.RECIPES, "quickdraw345": dict(classes=None)}
+# `sketchkeras train RECIPE`: pipeline.RECIPES (`run_training` arguments, which command-line options override) and
+# quickdraw345, which loads everything into memory: for Google's full 50 million drawings use recipes/quickdraw345.py
+# (streaming).
+RECIPE_NAMES = ("qd35", "quickdraw345")
 # huggingface_hub's HTTP client errors (connection refused, timeouts): HfHubHTTPError's own bases.
 _HTTP_ERRORS = HfHubHTTPError.__bases__
 _SCORES = {"top1": "top-1", "top3": "top-3", "top5": "top-5", "map3": "MAP@3"}
@@ -94,23 +89,39 @@ def _parser():
         "confusion_matrix.png, training_curves.png, test_sketches.png and model/.",
     )
     train.add_argument(
-        "recipe", nargs="?", choices=sorted(RECIPES), metavar="RECIPE",
+        "recipe", nargs="?", choices=RECIPE_NAMES, metavar="RECIPE",
         help="qd35: the 35 QD-35 classes, 400 drawings each, from the sample bundled with sketchkeras; "
         "quickdraw345: all 345 categories from --data. Options below override the recipe.",
     )
     train.add_argument("--data", nargs="+", metavar="SOURCE", help=f"training data: {data_help}")
     train.add_argument("--classes", nargs="+", metavar="NAME", help="class names (default: Google's 345 categories)")
-    train.add_argument("--max-per-class", type=int, metavar="N", help="use at most N drawings of each class")
-    train.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory")
-    train.add_argument("--preset", choices=sorted(PRESETS), help="model architecture (default: default)")
-    train.add_argument("--rnn-units", type=int, nargs="+", metavar="N", help="units of each recurrent layer, overriding the preset")
-    train.add_argument("--max-points", type=int, metavar="N", help="keep the first N points of each drawing, overriding the preset")
-    train.add_argument("--epochs", type=int, help="epochs in all, counting those done before --resume")
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--learning-rate", type=float, help="peak AdamW learning rate (warmup, then cosine decay)")
+    train.add_argument("--max-per-class", type=_positive(int), metavar="N", help="use at most N drawings of each class")
+    train.add_argument("--out", required=True, type=_out_dir, metavar="RUN_DIR", help="run directory")
+    train.add_argument("--preset", help="model architecture (default: default)")
+    train.add_argument(
+        "--rnn-units", type=_positive(int), nargs="+", metavar="N",
+        help="units of each recurrent layer, overriding the preset",
+    )
+    train.add_argument(
+        "--max-points", type=_positive(int), metavar="N",
+        help="keep the first N points of each drawing, overriding the preset",
+    )
+    train.add_argument("--epochs", type=_positive(int), help="epochs in all, counting those done before --resume")
+    train.add_argument("--batch-size", type=_positive(int), metavar="N")
+    train.add_argument(
+        "--learning-rate", type=_positive(float),
+        help="peak AdamW learning rate (warmup, then cosine decay)",
+    )
     train.add_argument("--seed", type=int, help="seeds the split, the shuffles, augmentation and weights")
-    train.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop after the epoch during which this much training time has passed")
+    train.add_argument(
+        "--time-budget", type=_positive(float), metavar="SECONDS",
+        help="stop after the epoch during which this much training time has passed",
+    )
     train.add_argument("--resume", action="store_true", help="continue from RUN_DIR's last checkpoint; give the same options as the first run")
+    train.add_argument(
+        "--quiet", action="store_true",
+        help="print no progress, only the test scores (default: a progress bar on a terminal, else one line per epoch)",
+    )
     train.add_argument(
         "--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
         help="Keras dtype policy. The mixed policies compute in 16 bits and keep float32 weights: for GPUs "
@@ -121,7 +132,10 @@ def _parser():
     evaluate.add_argument("model", metavar="MODEL", help="model directory or Hub id (owner/name)")
     evaluate.add_argument("--data", nargs="+", required=True, metavar="SOURCE", help=f"{data_help}; the test split of a dataset repository")
     evaluate.add_argument("--classes", nargs="+", metavar="NAME", help="score only drawings of these labels (default: all the model's labels)")
-    evaluate.add_argument("--max-per-class", type=int, metavar="N", help="use at most N drawings of each class")
+    evaluate.add_argument(
+        "--max-per-class", type=_positive(int), metavar="N",
+        help="use at most N drawings of each class",
+    )
     evaluate.add_argument(
         "--split", choices=["train", "validation", "test"],
         help="score only this part of the seeded split that `train` makes of the same data (give training's --max-per-class and --seed)",
@@ -131,7 +145,10 @@ def _parser():
         "--early", action="store_true",
         help="also print top-1 accuracy after the first 25/50/75/100%% of each drawing's points (with --out: early_recognition.png)",
     )
-    evaluate.add_argument("--out", metavar="DIR", help="write metrics.json, confusion_matrix.png and test_sketches.png here")
+    evaluate.add_argument(
+        "--out", type=_out_dir, metavar="DIR",
+        help="write metrics.json, confusion_matrix.png and test_sketches.png here",
+    )
 
     predict = command(
         "predict",
@@ -143,7 +160,10 @@ def _parser():
     )
     predict.add_argument("model", metavar="MODEL", help="model directory or Hub id (owner/name)")
     predict.add_argument("files", nargs="+", metavar="FILE", help=_FILES_HELP)
-    predict.add_argument("--top-k", type=int, default=5, metavar="K", help="labels per drawing (default: 5)")
+    predict.add_argument(
+        "--top-k", type=_positive(int), default=5, metavar="K",
+        help="labels per drawing, at most the model's labels (default: 5)",
+    )
 
     convert = command(
         "convert",
@@ -151,9 +171,12 @@ def _parser():
         "convert Google files to a parquet dataset (train/validation/test) ready for the Hub",
     )
     convert.add_argument("source", metavar="SOURCE", help="Google ndjson, sketch-rnn .npz, or a folder or glob of them")
-    convert.add_argument("out", metavar="OUT", help="output folder (data/*.parquet and README.md)")
+    convert.add_argument("out", type=_out_dir, metavar="OUT", help="output folder (data/*.parquet and README.md)")
     convert.add_argument("--classes", nargs="+", metavar="NAME", help="class names (default: Google's 345 categories)")
-    convert.add_argument("--max-per-class", type=int, metavar="N", help="keep at most N drawings of each class")
+    convert.add_argument(
+        "--max-per-class", type=_positive(int), metavar="N",
+        help="keep at most N drawings of each class",
+    )
     convert.add_argument("--seed", type=int, default=0, help="seeds the split (default: 0)")
 
     push = command(
@@ -172,8 +195,11 @@ def _parser():
 
     render = command("render", _render, "draw the drawings of files as PNG images")
     render.add_argument("files", nargs="+", metavar="FILE", help=_FILES_HELP)
-    render.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files")
-    render.add_argument("--limit", type=int, default=16, metavar="N", help="at most N drawings from each file (default: 16)")
+    render.add_argument("--out", required=True, type=_out_dir, metavar="DIR", help="folder for the PNG files")
+    render.add_argument(
+        "--limit", type=_positive(int), default=16, metavar="N",
+        help="at most N drawings from each file (default: 16)",
+    )
 
     serve = command(
         "serve",
@@ -189,11 +215,20 @@ def _parser():
 
 
 def _train(args):
-    options = dict(RECIPES[args.recipe]) if args.recipe else {}
+    import keras
+
+    from sketchkeras import pipeline
+    from sketchkeras.classifier import PRESETS
+
+    if args.preset is not None and args.preset not in PRESETS:
+        choices = ", ".join(sorted(PRESETS))
+        args.parser.error(f"argument --preset: invalid choice: {args.preset!r} (choose from {choices})")
+    options = dict({**pipeline.RECIPES, "quickdraw345": dict(classes=None)}[args.recipe]) if args.recipe else {}
     given = dict(
         source=_source(args.data), classes=args.classes, max_per_class=args.max_per_class, preset=args.preset,
         rnn_units=args.rnn_units, max_points=args.max_points, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, seed=args.seed, time_budget=args.time_budget,
+        verbose=0 if args.quiet else None,
     )
     options.update({key: value for key, value in given.items() if value is not None})
     if options.get("source") is None:
@@ -210,6 +245,13 @@ def _train(args):
 
 
 def _evaluate(args):
+    import datasets
+    import numpy as np
+
+    from sketchkeras.classifier import SketchClassifier
+    from sketchkeras.data import load_quickdraw, split_dataset
+    from sketchkeras.evaluation import early_recognition, evaluate_classifier
+
     model = SketchClassifier.from_pretrained(args.model)
     dataset = load_quickdraw(_source(args.data), classes=model.labels, max_per_class=args.max_per_class)
     if isinstance(dataset, datasets.DatasetDict):
@@ -244,8 +286,14 @@ def _evaluate(args):
 
 
 def _predict(args):
+    import numpy as np
+
+    from sketchkeras.classifier import SketchClassifier
+
     drawings = [drawing for path in args.files for drawing in _read_drawings(path)]
     model = SketchClassifier.from_pretrained(args.model)
+    if args.top_k > len(model.labels):
+        args.parser.error(f"argument --top-k: {args.top_k} is more than the model's {len(model.labels)} labels")
     probabilities = model.predict_strokes([strokes for _, _, strokes in drawings])
     best = np.argsort(-probabilities, axis=1, kind="stable")[:, : args.top_k]
     for (source, _, _), row, order in zip(drawings, probabilities, best):
@@ -254,11 +302,15 @@ def _predict(args):
 
 
 def _convert(args):
+    from sketchkeras.data import convert_to_parquet
+
     out = convert_to_parquet(args.source, args.out, classes=args.classes, max_per_class=args.max_per_class, seed=args.seed)
     print(f"wrote {out}: load it with sketchkeras.load_quickdraw({str(out)!r}); push it with: hf upload OWNER/NAME {out} --repo-type dataset")
 
 
 def _push(args):
+    from sketchkeras.classifier import SketchClassifier
+
     directory = Path(args.model_dir)
     if not (directory / "sketchkeras.json").is_file():
         raise FileNotFoundError(f"{directory}: not a saved sketchkeras model (no sketchkeras.json)")
@@ -288,6 +340,33 @@ def _render(args):
     print(f"wrote {written} PNG files to {out}")
 
 
+def _positive(kind):
+    """An argparse `type` that reads `kind` (int or float) and refuses values below 1 (int) or not above 0 (float)."""
+
+    def read(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if value < 1 if kind is int else not value > 0:  # `not >` also refuses nan
+            raise argparse.ArgumentTypeError(f"{text} must be {'at least 1' if kind is int else 'above 0'}")
+        return value
+
+    return read
+
+
+def _out_dir(text):
+    """An argparse `type` for an output folder: refuses, before any work, one that could not be created or written."""
+    path = Path(text)
+    existing = next(folder for folder in (path, *path.absolute().parents) if folder.exists())
+    if not existing.is_dir():
+        what = "is a file" if existing == path else f"is under {existing}, which is a file"
+        raise argparse.ArgumentTypeError(f"{text} {what}, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text}: {existing} is not writable")
+    return text
+
+
 def _port(text):
     port = int(text)
     if not 0 < port < 65536:
@@ -307,7 +386,22 @@ def _source(values):
 
 
 def _read_drawings(path):
-    """Yields `(source, word or None, canonical strokes)` per drawing of a file; raises at the first bad one."""
+    """Yields `(source, word or None, canonical strokes)` per drawing of a file; raises at the first bad one, and at
+    the end of a file that holds no drawing."""
+    count = 0
+    for count, drawing in enumerate(_drawings_in(path), 1):
+        yield drawing
+    if count == 0:
+        raise ValueError(f"{path}: no drawings in this file")
+
+
+def _drawings_in(path):
+    """`_read_drawings` for one file, by its type."""
+    import numpy as np
+
+    from sketchkeras.sketchrnn import load_sketchrnn_npz
+    from sketchkeras.strokes import DrawingError, canonical_strokes, read_ndjson
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
@@ -342,6 +436,8 @@ def _read_drawings(path):
 
 def _json_drawing(drawing):
     """Stroke-3 rows `[dx, dy, pen_lifted]` as an array; Google's `[[xs, ys], ...]` as they are."""
+    import numpy as np
+
     if isinstance(drawing, list) and drawing and all(isinstance(row, list) and not any(isinstance(v, list) for v in row) for row in drawing):
         try:
             return np.array(drawing, dtype=np.float64)

@@ -18,6 +18,7 @@ Example:
 ['test', 'train', 'validation']
 """
 
+import difflib
 import glob
 import hashlib
 import re
@@ -32,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 from datasets.utils.tqdm import tqdm
 
-from sketchkeras.sketchrnn import load_sketchrnn_npz
+from sketchkeras.sketchrnn import UnsafePickleError, load_sketchrnn_npz
 from sketchkeras.strokes import DrawingError, canonical_strokes, read_ndjson
 
 BUCKET_LENGTHS = (16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
@@ -104,15 +105,23 @@ def load_quickdraw(source, classes=None, max_per_class=None, strict=False, max_p
         classes: the class list (its order gives the label ids); defaults
             to Google's 345 categories. Records of other known categories are
             left out; records whose word is not a Quick, Draw! category are
-            bad records.
+            bad records. A name that is neither a category nor present in
+            the data (in parquet: its stored names) is a `ValueError` that
+            suggests the closest real names.
         max_per_class: keep at most this many drawings per class (the first
             ones, in the order the sources and their sorted files are given).
-        strict: raise on the first bad record instead of skipping it.
+        strict: raise on the first bad record or unreadable file instead of
+            skipping it.
         max_points: truncate drawings to this many points.
 
     Returns:
         A `datasets.Dataset`; for a dataset repository, its `DatasetDict`.
-        Skipped bad records are reported with a `SkippedRecordsWarning`.
+        Skipped bad records and files (a corrupt `.gz` or `.npz` among good
+        ones) are reported with a `SkippedRecordsWarning`.
+
+    Raises:
+        ValueError: an unknown class name; parquet without sketchkeras'
+            columns; with `strict=True`, the first bad record or file.
 
     Example:
     >>> ds = load_quickdraw(bundled_sample_dir() / "simplified" / "cat.ndjson.gz", classes=["cat"])
@@ -121,24 +130,81 @@ def load_quickdraw(source, classes=None, max_per_class=None, strict=False, max_p
     """
     known = categories()
     labels = list(classes) if classes is not None else known
+    check = classes is not None
     if _is_dataset_repo(source):
-        return _select_parquet(load_repository(source), labels, max_per_class)
+        return _select_parquet(load_repository(source), labels, max_per_class, str(source), check)
     files = [f for s in (source if isinstance(source, (list, tuple)) else [source]) for f in _expand(s)]
     parquet = [str(f) for f in files if _kind(f) == "parquet"]
     if parquet:
         if len(parquet) != len(files):
             raise ValueError(f"{source}: load parquet files apart from Google's ndjson and npz files")
-        return _select_parquet(datasets.load_dataset("parquet", data_files=parquet, split="train"), labels, max_per_class)
+        loaded = datasets.load_dataset("parquet", data_files=parquet, split="train")
+        return _select_parquet(loaded, labels, max_per_class, ", ".join(Path(f).name for f in parquet), check)
     rows = _Rows(labels, set(known) | set(labels), max_per_class, strict)
     for path in tqdm(files, desc="Reading Quick, Draw! files", unit="file"):  # quiet after datasets.disable_progress_bars()
-        if _kind(path) == "npz":
-            for member, drawings in load_sketchrnn_npz(path).items():
-                for i, drawing in enumerate(drawings):
-                    rows.add(_stroke3_record(drawing, path.name.removesuffix(".npz"), max_points, f"{path.name}:{member}[{i}]"), f"{path.name}:{member}[{i}]")
-        else:
-            for number, record in read_ndjson(path, max_points=max_points):
-                rows.add(record, f"{path.name}:{number}")
+        for where, record, reason in file_records(path, max_points):
+            rows.add(record, where, reason)
+    check_classes(labels, set(known) | rows.seen, source)
     return rows.dataset()
+
+
+def file_records(path, max_points=None):
+    """`(where, record or DrawingError, reason)` for each drawing of a Google ndjson or sketch-rnn file.
+
+    `reason` is `"bad drawing"` for a bad record and `"bad file"` for a file
+    that cannot be read at all (a corrupt `.gz` or `.npz`, given once);
+    a sketch-rnn drawing's word is its file's name.
+
+    Example:
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "cat.ndjson.gz"
+    >>> _ = path.write_bytes(b"not gzip")
+    >>> [(where, reason) for where, _, reason in file_records(path)]
+    [('cat.ndjson.gz', 'bad file')]
+    """
+    path = Path(path)
+    if _kind(path) == "npz":
+        try:
+            members = load_sketchrnn_npz(path)
+        except UnsafePickleError:
+            raise
+        except ValueError as error:
+            yield path.name, DrawingError(str(error)), "bad file"
+            return
+        for member, drawings in members.items():
+            for i, drawing in enumerate(drawings):
+                where = f"{path.name}:{member}[{i}]"
+                yield where, _stroke3_record(drawing, path.name.removesuffix(".npz"), max_points, where), "bad drawing"
+    else:
+        for number, record in read_ndjson(path, max_points=max_points):
+            yield (f"{path.name}:{number}", record, "bad drawing") if number else (path.name, record, "bad file")
+
+
+def check_classes(classes, available, source):
+    """Raises a `ValueError` naming the first class not in `available`, with the closest real names.
+
+    Example:
+    >>> check_classes(["cat", "dgo"], categories(), "my data")
+    Traceback (most recent call last):
+    ...
+    ValueError: my data: unknown class 'dgo'; did you mean 'dog' or 'dragon'?
+    """
+    available = set(available)
+    for name in classes:
+        if name not in available:
+            close = _closest(str(name), available)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else "; no class is close to it"
+            raise ValueError(f"{source}: unknown class {name!r}{hint}")
+
+
+def _closest(name, names, n=3, cutoff=0.6):
+    """Up to `n` of `names` most like `name`: difflib's ratio, averaged with the ratio of sorted letters (swaps)."""
+    def score(other):
+        a, b = name.lower(), other.lower()
+        ratio = difflib.SequenceMatcher(None, a, b).ratio()
+        return (ratio + difflib.SequenceMatcher(None, sorted(a), sorted(b)).ratio()) / 2
+    scored = sorted(((score(other), other) for other in names), key=lambda pair: (-pair[0], pair[1]))
+    return [other for value, other in scored[:n] if value >= cutoff]
 
 
 def split_dataset(dataset, validation_size=0.1, test_size=0.1, seed=0):
@@ -347,15 +413,16 @@ class _Rows:
         self.labels, self.known = labels, known
         self.max_per_class, self.strict = max_per_class, strict
         self.per_class = Counter()
-        self.skipped, self.examples = Counter(), []
+        self.skipped, self.examples, self.seen = Counter(), [], set()
         self.words, self.key_ids, self.recognized, self.strokes = [], [], [], []
 
-    def add(self, record, source):
+    def add(self, record, source, reason="bad drawing"):
         if isinstance(record, DrawingError):
-            return self.skip(record, "bad drawing")
+            return self.skip(record, reason)
         word = record["word"]
         if word not in self.known:
             return self.skip(DrawingError(f"{source}: unknown word {word!r}"), "unknown word")
+        self.seen.add(word)
         label = self.label_ids.get(word)
         if label is None or (self.max_per_class is not None and self.per_class[label] >= self.max_per_class):
             return
@@ -413,10 +480,38 @@ def _stroke3_record(drawing, word, max_points, source):
     return {"word": word, "key_id": None, "recognized": None, "strokes": strokes}
 
 
-def _select_parquet(loaded, labels, max_per_class):
+def parquet_classes(features, source):
+    """The class names a parquet stroke dataset stores, checking it has sketchkeras' columns.
+
+    Example:
+    >>> import datasets
+    >>> strings = datasets.Features({"word": datasets.Value("string"), "strokes": features(["cat"])["strokes"]})
+    >>> parquet_classes(strings, "x.parquet")
+    Traceback (most recent call last):
+    ...
+    ValueError: x.parquet: 'word' holds string values, not a ClassLabel of class names: write it with convert_to_parquet
+    """
+    features = features or {}
+    missing = [name for name in ("word", "strokes") if name not in features]
+    if missing:
+        raise ValueError(f"{source}: no {' or '.join(map(repr, missing))} column (has {sorted(features)}): "
+                         "not a sketchkeras stroke dataset; write it with convert_to_parquet")
+    word = features["word"]
+    if not isinstance(word, datasets.ClassLabel):
+        kind = getattr(word, "dtype", type(word).__name__)
+        raise ValueError(f"{source}: 'word' holds {kind} values, not a ClassLabel of class names: "
+                         "write it with convert_to_parquet")
+    return word.names
+
+
+def _select_parquet(loaded, labels, max_per_class, source, check):
+    """The rows of `labels` (each of them stored there, if `check`), renumbered in that order."""
     if isinstance(loaded, datasets.DatasetDict):
-        return datasets.DatasetDict({k: _select_parquet(v, labels, max_per_class) for k, v in loaded.items()})
-    stored = loaded.features["word"].names
+        selected = {k: _select_parquet(v, labels, max_per_class, source, check) for k, v in loaded.items()}
+        return datasets.DatasetDict(selected)
+    stored = parquet_classes(loaded.features, source)
+    if check:
+        check_classes(labels, stored, source)
     wanted = [i for i, name in enumerate(stored) if name in set(labels)]
     words = np.asarray(loaded["word"])
     keep = np.flatnonzero(np.isin(words, wanted))

@@ -31,18 +31,34 @@ def predict_dataset(model, dataset):
 def score_predictions(probabilities, labels, names):
     """top-1/3/5 accuracy, MAP@3 (Kaggle's Quick, Draw! metric) and per-class accuracy.
 
-    Returns a dict: `top1`, `top3`, `top5`, `map3` (floats), `test_drawings`,
-    `per_class` (name → top-1 accuracy) and `confusion` (true × predicted
-    counts, a list of lists).
+    Args:
+        probabilities: `(drawings, classes)` finite scores, one column per name.
+        labels: the true class of each drawing, an integer id into `names`.
+        names: the class names.
 
-    Example: see the module docstring.
+    Returns a dict: `top1`, `top3`, `top5`, `map3` (floats), `test_drawings`,
+    `per_class` (name → top-1 accuracy, for the classes that have drawings)
+    and `confusion`, a list of lists in which `confusion[true][predicted]`
+    counts the drawings of class `true` whose first guess is `predicted`
+    (rows are true classes, columns first guesses). Guesses are ranked by
+    score; equal scores rank in class order, as `numpy.argmax` picks.
+
+    Raises:
+        ValueError: no drawings, shapes that disagree, non-finite scores or
+            labels that are not integer ids of `names`.
+
+    Example:
+    >>> probabilities = [[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1]]
+    >>> scores = score_predictions(probabilities, [0, 1, 1], ["a", "b", "c"])
+    >>> scores["per_class"], scores["confusion"]
+    ({'a': 1.0, 'b': 0.0}, [[1, 0, 0], [1, 0, 1], [0, 0, 0]])
     """
-    labels = np.asarray(labels)
-    ranking = np.argsort(-probabilities, axis=1, kind="stable")
-    hit_rank = np.argmax(ranking == labels[:, None], axis=1)  # 0-based rank of the true label
-    per_class = {name: float(np.mean(hit_rank[labels == i] == 0)) for i, name in enumerate(names) if np.any(labels == i)}
+    hit_rank, first_guess, labels = _ranks(probabilities, labels, names)
+    per_class = {
+        name: float(np.mean(hit_rank[labels == i] == 0)) for i, name in enumerate(names) if np.any(labels == i)
+    }
     confusion = np.zeros((len(names), len(names)), dtype=int)
-    np.add.at(confusion, (labels, ranking[:, 0]), 1)
+    np.add.at(confusion, (labels, first_guess), 1)
     return {
         "top1": float(np.mean(hit_rank < 1)),
         "top3": float(np.mean(hit_rank < 3)),
@@ -52,6 +68,27 @@ def score_predictions(probabilities, labels, names):
         "per_class": per_class,
         "confusion": confusion.tolist(),
     }
+
+
+def _ranks(probabilities, labels, names):
+    """The checked inputs' 0-based rank of each true label, first guesses and labels as an int array."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    labels = np.asarray(labels)
+    if probabilities.ndim != 2 or probabilities.shape[1] != len(names):
+        raise ValueError(f"probabilities must have shape (drawings, {len(names)}), got {probabilities.shape}")
+    if labels.shape != probabilities.shape[:1]:
+        raise ValueError(f"{probabilities.shape[0]} rows of probabilities but labels of shape {labels.shape}")
+    if len(labels) == 0:
+        raise ValueError("no drawings to score")
+    if not np.all(np.isfinite(probabilities)):
+        raise ValueError(f"probabilities of {np.sum(~np.isfinite(probabilities).all(axis=1))} drawings are NaN or inf")
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"labels must be integer class ids, got dtype {labels.dtype}")
+    bad = labels[(labels < 0) | (labels >= len(names))]
+    if bad.size:
+        raise ValueError(f"labels must be ids 0..{len(names) - 1} of the names, got {sorted(set(bad.tolist()))}")
+    ranking = np.argsort(-probabilities, axis=1, kind="stable")
+    return np.argmax(ranking == labels[:, None], axis=1), ranking[:, 0], labels
 
 
 def evaluate_classifier(model, dataset):
@@ -93,8 +130,8 @@ def early_recognition(model, dataset, fractions=EARLY_FRACTIONS):
     curve = {}
     for fraction in fractions:
         cut = [_first_points(drawing, max(1, math.ceil(fraction * len(drawing)))) for drawing in strokes]
-        probabilities = model.predict_strokes(cut)
-        curve[fraction] = float(np.mean(np.argmax(probabilities, axis=1) == labels))
+        hit_rank, _, _ = _ranks(model.predict_strokes(cut), labels, model.labels)
+        curve[fraction] = float(np.mean(hit_rank == 0))
     return curve
 
 

@@ -11,7 +11,11 @@ A saved model uses Keras 3's unzipped saving layout plus two files:
   card was built from (`null` when none were given). Cards can be rebuilt
   from it, and tools can read results from it.
 * `README.md` is the model card, rendered from the `model_card.md` template
-  that ships with the package.
+  that ships with the package. Its `model-index` block holds the scores in
+  the Hub's older form.
+* `.eval_results/quickdraw.yaml`, only when metrics were given, holds the same
+  scores in the Hub's current form (`huggingface_hub.EvalResultEntry`), which
+  the model page reads.
 
 Keras 3 has built-in Hub support (`model.save("hf://…")` and
 `keras.saving.load_model("hf://…")`). This module uses Keras' own directory
@@ -22,8 +26,11 @@ commit message or pull request.
 
 Loading never runs code from a repository. `config.json` must describe
 sketchkeras' own `SketchClassifier` with plain settings, or the model is
-refused with `UnsafeModelError` before Keras reads it. Keras then loads it
-with `safe_mode=True` and `compile=False`. Weights are HDF5 and the results
+refused with `UnsafeModelError` before Keras reads it. Keras then builds it
+with `safe_mode=True` and no compile settings. Its variables must match the
+weights file one for one, by name and shape, or it is refused with
+`InvalidModelError`: a config that disagrees with its weights would load
+with some weights left out or left random. Weights are HDF5 and the results
 file is JSON, so nothing is unpickled.
 
 Example:
@@ -45,15 +52,18 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+import h5py
 import huggingface_hub
 import keras
 import numpy as np
+import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
 from sketchkeras.data import categories
 
 RESULTS_FILE = "sketchkeras.json"
+EVAL_RESULTS_FILE = ".eval_results/quickdraw.yaml"
 _CLASS = "sketchkeras>SketchClassifier"
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
@@ -85,6 +95,21 @@ _OPTIONAL_TRAINING = ("preset", "learning_rate", "weight_decay", "batch_size", "
 
 class UnsafeModelError(ValueError):
     """A saved model whose `config.json` asks for more than sketchkeras' own `SketchClassifier`."""
+
+
+class InvalidModelError(ValueError):
+    """A saved model with a file that cannot be read, or whose `config.json` disagrees with its weights.
+
+    Example:
+    >>> import tempfile
+    >>> directory = Path(tempfile.mkdtemp())
+    >>> (directory / "config.json").write_text("[]")
+    2
+    >>> from_pretrained(directory)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sketchkeras.hub.InvalidModelError: .../config.json: holds an array, not the JSON object a saved model's config is
+    """
 
 
 def bundled_model_dir():
@@ -144,6 +169,11 @@ def from_pretrained(source, revision=None, cache_dir=None, token=None, local_fil
     Raises:
         UnsafeModelError: `config.json` names any class other than
             sketchkeras' `SketchClassifier`, or nests objects in its settings.
+        InvalidModelError: `config.json` or `model.weights.h5` cannot be
+            read, or they disagree: a variable of the model has no stored
+            weight of its shape, or a stored weight belongs to no variable.
+            The message names the file and the variables.
+        FileNotFoundError: `config.json` or `model.weights.h5` is missing.
         huggingface_hub.errors.LocalEntryNotFoundError: the repository is not
             in the cache and could not be downloaded. The message names the
             repository.
@@ -159,10 +189,29 @@ def from_pretrained(source, revision=None, cache_dir=None, token=None, local_fil
     (['cat', 'dog'], 64)
     """
     directory = _fetch(source, revision, cache_dir, token, local_files_only)
-    _check_config(directory, source)
-    # compile=False: an inference model. No optimizer, loss or jit setting is
-    # taken from the repository's compile config.
-    return keras.saving.load_model(directory, compile=False, safe_mode=True)
+    config = _check_config(directory, source)
+    weights = directory / "model.weights.h5"
+    stored = _stored_weights(weights)
+    # What keras.saving.load_model(directory, compile=False) does, with the
+    # variables checked against the file in between: Keras itself skips a
+    # stored weight no variable asks for, and leaves a variable it finds no
+    # weight for as initialised, with at most a warning. Not compiled: no
+    # optimizer, loss or jit setting is taken from the repository.
+    try:
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except (TypeError, ValueError, KeyError) as error:
+        raise InvalidModelError(f"{directory / 'config.json'}: not a valid SketchClassifier config: {error}") from error
+    with tempfile.TemporaryDirectory() as scratch:
+        model.save_weights(Path(scratch) / "expected.weights.h5")
+        expected = _stored_weights(Path(scratch) / "expected.weights.h5")
+    mismatch = _mismatch(expected, stored)
+    if mismatch:
+        raise InvalidModelError(
+            f"{weights}: the weights do not fit the model config.json describes, so it would load with weights "
+            f"left out or left random. {mismatch}. Refusing to load it."
+        )
+    model.load_weights(weights)
+    return model
 
 
 def push_to_hub(
@@ -277,10 +326,42 @@ def model_card(model, source, metrics=None, training=None):
 
 
 def _save(model, directory, card, metrics, training):
-    keras.saving.save_model(model, str(directory), zipped=False)
-    results = {"metrics": _plain(metrics), "training": _plain(training)}
-    (Path(directory) / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    card.save(Path(directory) / "README.md")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    # Written to a fresh folder, then moved in file by file: Keras' directory
+    # saver fails on a folder it saved to before (its empty assets/ is in the
+    # way), and a failed save then leaves the files already there as they were.
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".saving-") as scratch:
+        scratch = Path(scratch)
+        keras.saving.save_model(model, str(scratch), zipped=False)
+        results = {"metrics": _plain(metrics), "training": _plain(training)}
+        (scratch / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        card.save(scratch / "README.md")
+        if metrics is not None:
+            (scratch / EVAL_RESULTS_FILE).parent.mkdir()
+            entries = yaml.safe_dump(_eval_result_entries(metrics), sort_keys=False)
+            (scratch / EVAL_RESULTS_FILE).write_text(entries, encoding="utf-8")
+        for path in sorted(p for p in scratch.rglob("*") if p.is_file()):
+            target = directory / path.relative_to(scratch)
+            target.parent.mkdir(exist_ok=True)
+            path.replace(target)
+    if metrics is None:
+        (directory / EVAL_RESULTS_FILE).unlink(missing_ok=True)  # left by an earlier save: scores this model lacks
+
+
+def _eval_result_entries(metrics):
+    """The scores in `metrics` as the list a `.eval_results/*.yaml` file holds, one entry per metric.
+
+    The format is huggingface_hub's `eval_result_entries_to_yaml` (huggingface_hub >= 1.4): the benchmark
+    dataset and a task within it, the value, and notes on how it was measured.
+    """
+    metrics = _plain(metrics)
+    notes = f"{metrics['test_drawings']} held-out drawings of {metrics['dataset']}"
+    return [
+        {"dataset": {"id": "google/quickdraw", "task_id": metric_type}, "value": metrics[key], "notes": notes}
+        for key, (metric_type, _) in _SCORES.items()
+        if key in metrics
+    ]
 
 
 def _fetch(source, revision, cache_dir, token, local_files_only):
@@ -310,10 +391,17 @@ def _fetch(source, revision, cache_dir, token, local_files_only):
 
 
 def _check_config(directory, source):
+    """The parsed `config.json` of `directory`, refused unless it describes sketchkeras' own classifier."""
     path = directory / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{source}: no config.json, so this is not a saved sketchkeras model")
-    config = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        config = json.loads(path.read_bytes())
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        raise InvalidModelError(f"{path}: not valid JSON: {error}") from error
+    if not isinstance(config, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(config), "a number")
+        raise InvalidModelError(f"{path}: holds {kind}, not the JSON object a saved model's config is")
     named = config.get("registered_name") or f"{config.get('module')}.{config.get('class_name')}"
     if named != _CLASS:
         raise UnsafeModelError(
@@ -326,6 +414,48 @@ def _check_config(directory, source):
             f"{source}: config.json asks for {nested} inside the SketchClassifier's settings, which hold only "
             "plain values. Refusing to load it."
         )
+    return config
+
+
+def _stored_weights(path):
+    """`{name: shape}` of every weight in the Keras weights file `path`, each read in full so damage shows here."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file, so the model has no weights to load")
+    shapes = {}
+
+    def visit(name, item):
+        if isinstance(item, h5py.Dataset):
+            shapes[name] = np.asarray(item[()]).shape
+
+    try:
+        with h5py.File(path, "r") as file:
+            file.visititems(visit)
+    except (OSError, RuntimeError, KeyError, ValueError) as error:  # h5py's errors for damaged files
+        raise InvalidModelError(f"{path}: not a readable Keras weights file (HDF5): {error}") from error
+    return shapes
+
+
+def _mismatch(expected, stored):
+    """What differs between the model's variables and the stored weights, `{name: shape}` each; "" when nothing."""
+
+    def owners(names):  # ["layers/dense/vars/0", "layers/dense/vars/1"] -> "layers/dense (2 weights)"
+        listed = sorted({name.rsplit("/vars/", 1)[0] for name in names})
+        counts = {owner: sum(name.rsplit("/vars/", 1)[0] == owner for name in names) for owner in listed}
+        text = ", ".join(f"{owner} ({counts[owner]} weights)" for owner in listed[:6])
+        return text + (f" and {len(listed) - 6} more" if len(listed) > 6 else "")
+
+    missing = sorted(set(expected) - set(stored))
+    unused = sorted(set(stored) - set(expected))
+    reshaped = sorted(name for name in set(expected) & set(stored) if expected[name] != stored[name])
+    parts = []
+    if missing:
+        parts.append(f"model variables with no stored weight: {owners(missing)}")
+    if unused:
+        parts.append(f"stored weights no model variable uses: {owners(unused)}")
+    if reshaped:
+        shapes = ", ".join(f"{name} stored {stored[name]}, model {expected[name]}" for name in reshaped[:6])
+        parts.append(f"shapes that differ: {shapes}" + (f" and {len(reshaped) - 6} more" if len(reshaped) > 6 else ""))
+    return "; ".join(parts)
 
 
 def _nested_object(value):

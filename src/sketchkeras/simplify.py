@@ -89,11 +89,22 @@ def simplify_drawing(drawing):
     if not strokes or any(s.ndim != 2 or s.shape[1] != 2 or not len(s) for s in strokes):
         raise ValueError("a drawing needs strokes [xs, ys] of at least one point each")
     points = np.concatenate(strokes)
+    with np.errstate(over="ignore"):  # finite but extreme coordinates: scale down before subtracting
+        if not np.isfinite(points.max(axis=0) - points.min(axis=0)).all():
+            largest = np.abs(points).max()
+            strokes, points = [stroke / largest for stroke in strokes], points / largest
     low = points.min(axis=0)
     extent = (points - low).max()
     simplified = []
     for stroke in strokes:
-        xy = (stroke - low) * 255 / extent if extent else stroke - low
+        # An extent below the smallest normal float is a point (255 / extent would overflow); past
+        # float max / 255, divide before multiplying (Google's order, kept for all others, rounds alike).
+        if extent < np.finfo(float).tiny:
+            xy = np.zeros_like(stroke)
+        elif extent > np.finfo(float).max / 255:
+            xy = (stroke - low) / extent * 255
+        else:
+            xy = (stroke - low) * 255 / extent
         xs, ys = np.rint(rdp(_resample(xy), 2.0)).astype(int).T
         simplified.append([xs.tolist(), ys.tolist()])
     return simplified

@@ -9,6 +9,7 @@ from their bytes, and unpickles object arrays with an unpickler that can
 only rebuild ndarrays and dtypes.
 """
 
+import math
 import pickle
 import zipfile
 
@@ -28,6 +29,7 @@ _ALLOWED_GLOBALS = {
 }
 
 _INT16 = np.iinfo(np.int16)
+MAX_NPZ_BYTES = 512 * 2**20  # refused above this many uncompressed bytes, before anything is inflated
 
 
 class UnsafePickleError(ValueError):
@@ -51,12 +53,14 @@ class _ArrayUnpickler(pickle.Unpickler):
             ) from None
 
 
-def load_sketchrnn_npz(path):
+def load_sketchrnn_npz(path, max_bytes=MAX_NPZ_BYTES):
     """Read a sketch-rnn ``.npz`` file: split name -> list of int16 (n, 3) arrays.
 
     Raises ``UnsafePickleError`` when a pickle asks for anything beyond
-    ndarrays and dtypes, and ``ValueError`` for a corrupt file or a drawing
-    that is not an integer (n, 3) array.
+    ndarrays and dtypes, and ``ValueError`` for a corrupt file, a drawing
+    that is not an integer (n, 3) array, or a file whose zip directory
+    declares more than ``max_bytes`` uncompressed bytes (checked before
+    anything is inflated; a member never inflates past its declared size).
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "cat.npz")
@@ -68,6 +72,11 @@ def load_sketchrnn_npz(path):
     """
     try:
         with zipfile.ZipFile(path) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+            if declared > max_bytes:
+                raise ValueError(
+                    f"{path}: declares {declared:,} uncompressed bytes, over the {max_bytes:,}-byte cap; not read"
+                )
             splits = {}
             for info in archive.infolist():
                 split = info.filename.removesuffix(".npy")
@@ -97,7 +106,9 @@ def _read_member(archive, info, where):
                 if not isinstance(array, np.ndarray) or array.shape != shape:
                     raise ValueError(f"the pickle does not hold a {shape} array")
             else:
-                size = int(np.prod(shape)) * dtype.itemsize
+                size = math.prod(shape) * dtype.itemsize
+                if size > info.file_size:
+                    raise ValueError(f"its header declares {size:,} data bytes in a {info.file_size:,}-byte member")
                 data = file.read(size)
                 if len(data) != size:
                     raise ValueError(f"{len(data)} of {size} data bytes")

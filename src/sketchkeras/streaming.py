@@ -42,15 +42,16 @@ from sketchkeras.data import (
     _expand,
     _is_dataset_repo,
     _kind,
-    _stroke3_record,
     bucket_length,
     categories,
+    check_classes,
     features,
+    file_records,
     load_repository,
     pad_strokes,
+    parquet_classes,
 )
-from sketchkeras.sketchrnn import load_sketchrnn_npz
-from sketchkeras.strokes import DrawingError, read_ndjson
+from sketchkeras.strokes import DrawingError
 
 SPLITS = ("train", "validation", "test")
 
@@ -87,7 +88,9 @@ def stream_quickdraw(source, classes=None, split=None):
         classes: the class list (its order gives the label ids); defaults
             to Google's 345 categories. Records of other known categories are
             left out; records whose word is not a Quick, Draw! category are
-            bad records.
+            bad records. A name that is not a category (for parquet: not
+            one of its stored names) is a `ValueError` that suggests the
+            closest real names.
         split: `None` for every drawing, or `"train"`, `"validation"` or
             `"test"`: for files, the drawings `hash_split` puts there; for
             a dataset repository, its own split of that name.
@@ -97,8 +100,9 @@ def stream_quickdraw(source, classes=None, split=None):
         for a dataset repository and `split=None`, its
         `IterableDatasetDict`. Each file is a shard, read in the order
         given (sorted within a folder); sketch-rnn `.npz` files are read
-        whole. Bad records are skipped; each pass over a file reports
-        them with a `SkippedRecordsWarning`.
+        whole. Bad records, and files that cannot be read at all, are
+        skipped; each pass over a file reports them with a
+        `SkippedRecordsWarning`.
 
     Example:
     >>> from sketchkeras import bundled_sample_dir
@@ -112,20 +116,24 @@ def stream_quickdraw(source, classes=None, split=None):
     labels = list(classes) if classes is not None else categories()
     if split not in (None, *SPLITS):
         raise ValueError(f"split must be None or one of {SPLITS}, got {split!r}")
+    check = classes is not None
     if _is_dataset_repo(source):
         loaded = load_repository(source, streaming=True)
         if split is None:
-            return datasets.IterableDatasetDict({name: _select(stream, labels) for name, stream in loaded.items()})
-        return _select(loaded[split], labels)
+            selected = {name: _select(stream, labels, str(source), check) for name, stream in loaded.items()}
+            return datasets.IterableDatasetDict(selected)
+        return _select(loaded[split], labels, str(source), check)
     files = [f for s in (source if isinstance(source, (list, tuple)) else [source]) for f in _expand(s)]
     parquet = [str(f) for f in files if _kind(f) == "parquet"]
     if parquet:
         if len(parquet) != len(files):
             raise ValueError(f"{source}: stream parquet files apart from Google's ndjson and npz files")
-        stream = _select(datasets.load_dataset("parquet", data_files=parquet, split="train", streaming=True), labels)
+        loaded = datasets.load_dataset("parquet", data_files=parquet, split="train", streaming=True)
+        stream = _select(loaded, labels, ", ".join(Path(f).name for f in parquet), check)
         if split is None:
             return stream
         return stream.filter(lambda key_id, strokes: hash_split(key_id, strokes) == split, input_columns=["key_id", "strokes"])
+    check_classes(labels, categories(), source)
     return datasets.IterableDataset.from_generator(
         _generate,
         features=features(labels),
@@ -232,12 +240,12 @@ def _generate(files, labels, split):
     label_ids = {name: i for i, name in enumerate(labels)}
     known = set(categories()) | set(labels)
     skipped, examples = Counter(), []
-    for where, record in (item for path in files for item in _records(Path(path))):
+    for where, record, reason in (item for path in files for item in file_records(path)):
         error = record if isinstance(record, DrawingError) else None
         if error is None and record["word"] not in known:
-            error = DrawingError(f"{where}: unknown word {record['word']!r}")
+            error, reason = DrawingError(f"{where}: unknown word {record['word']!r}"), "unknown word"
         if error is not None:
-            skipped["bad drawing" if error is record else "unknown word"] += 1
+            skipped[reason] += 1
             if len(examples) < 5:
                 examples.append(str(error))
             continue
@@ -248,22 +256,11 @@ def _generate(files, labels, split):
         warnings.warn(SkippedRecordsWarning(skipped, examples), stacklevel=2)
 
 
-def _records(path):
-    """`(where, record or DrawingError)` for each drawing of a Google ndjson or sketch-rnn file."""
-    if _kind(path) == "npz":
-        word = path.name.removesuffix(".npz")
-        for member, drawings in load_sketchrnn_npz(path).items():
-            for i, drawing in enumerate(drawings):
-                where = f"{path.name}:{member}[{i}]"
-                yield where, _stroke3_record(drawing, word, None, where)
-    else:
-        for number, record in read_ndjson(path):
-            yield f"{path.name}:{number}", record
-
-
-def _select(stream, labels):
-    """Keeps a parquet stream's rows of `labels` and renumbers them in that order."""
-    stored = stream.features["word"].names
+def _select(stream, labels, source, check):
+    """Keeps a parquet stream's rows of `labels` (each one stored there, if `check`), renumbered in that order."""
+    stored = parquet_classes(stream.features, source)
+    if check:
+        check_classes(labels, stored, source)
     new_ids = {i: labels.index(name) for i, name in enumerate(stored) if name in labels}
     stream = stream.filter(lambda word: word in new_ids, input_columns="word")
     return stream.map(lambda word: {"word": new_ids[word]}, input_columns="word", features=features(labels))

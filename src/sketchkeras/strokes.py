@@ -26,6 +26,7 @@ named, since a two-point stroke reads the same either way.
 
 import gzip
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,8 @@ from pyarrow import json as pa_json
 from sketchkeras.simplify import simplify_drawing
 
 FORMATS = ("auto", "simplified", "raw", "stroke3", "points")
+MAX_LINE_BYTES = 16 * 2**20  # an ndjson line longer than this is refused unread (real drawings are < 1 MB)
+_TINY = np.finfo(np.float64).tiny  # an extent below the smallest normal float is a point
 
 
 class DrawingError(ValueError):
@@ -55,7 +58,8 @@ def canonical_strokes(drawing, format="auto", max_points=None, source="drawing")
         float32 array of shape `(n, 3)`: `(dx, dy, pen_lifted)` per point.
 
     Raises:
-        DrawingError: empty, ragged, non-numeric or non-finite drawings.
+        DrawingError: empty, ragged, non-numeric or non-finite drawings, and
+            stroke-3 offsets whose sum leaves the float range.
 
     Example:
     >>> x = canonical_strokes([[[0, 255], [0, 0]], [[0], [100]]])
@@ -77,16 +81,20 @@ def canonical_strokes(drawing, format="auto", max_points=None, source="drawing")
         if format in ("raw", "points"):
             drawing = simplify_drawing([[xs, ys] for xs, ys in _split(points, ends)])
             points, ends = _google_points(drawing, source)
-    return _normalise(points, ends)[:max_points]
+    return _normalise(points, ends, source)[:max_points]
 
 
-def read_ndjson(path, format="auto", max_points=None):
+def read_ndjson(path, format="auto", max_points=None, max_line_bytes=MAX_LINE_BYTES):
     """Yields `(line_number, record_or_error)` for each line of a Google ndjson file.
 
     A good line gives a dict with `word`, `key_id` (None when absent),
     `recognized` (None when absent) and `strokes` (canonical array); a bad
-    line gives the `DrawingError` naming the file and line, so that callers
-    choose to skip and count it or to raise. `.ndjson.gz` files are read too.
+    line (malformed JSON or UTF-8, a bad drawing, a line over
+    `max_line_bytes`, which is never held in memory) gives the
+    `DrawingError` naming the file and line, so that callers choose to skip
+    and count it or to raise. `.ndjson.gz` files are read too; one that is
+    not gzip, is truncated or fails its CRC gives a single `DrawingError`
+    naming the file, as line 0.
 
     Example:
     >>> import tempfile, pathlib
@@ -94,17 +102,50 @@ def read_ndjson(path, format="auto", max_points=None):
     >>> _ = path.write_text('{"word": "cat", "drawing": [[[0, 9], [0, 9]]]}\\nnot json\\n')
     >>> [(n, type(r).__name__) for n, r in read_ndjson(path)]
     [(1, 'dict'), (2, 'DrawingError')]
+    >>> _ = path.with_suffix(".gz").write_bytes(b"plain text")
+    >>> [(n, str(r)) for n, r in read_ndjson(path.with_suffix(".gz"))]
+    [(0, "cat.gz: not a readable gzip file (BadGzipFile: Not a gzipped file (b'pl'))")]
     """
     path = Path(path)
-    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as file:
-        data = file.read()
-    records = _read_simplified_table(data, max_points) if format in ("auto", "simplified") else None
+    try:
+        lines, too_long = _read_lines(path, max_line_bytes)
+    except (OSError, EOFError, zlib.error) as error:
+        if not path.suffix == ".gz" or isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        yield 0, DrawingError(f"{path.name}: not a readable gzip file ({type(error).__name__}: {error})")
+        return
+    data = b"".join(lines)
+    fast = not too_long and format in ("auto", "simplified")
+    records = _read_simplified_table(data, max_points) if fast else None
     if records is not None:
         yield from enumerate(records, start=1)
         return
-    for number, line in enumerate(data.decode("utf-8").split("\n"), start=1):
-        if line.strip():
-            yield number, _read_record(line, f"{path.name}:{number}", format, max_points)
+    for number, line in enumerate(lines, start=1):
+        source = f"{path.name}:{number}"
+        if number in too_long:
+            yield number, DrawingError(f"{source}: line longer than {max_line_bytes:,} bytes; not read")
+        elif line.strip():
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                where = f"byte {line[error.start]:#04x} at column {error.start + 1}"
+                yield number, DrawingError(f"{source}: not UTF-8 ({where})")
+                continue
+            yield number, _read_record(text, source, format, max_points)
+
+
+def _read_lines(path, max_line_bytes):
+    """A file's lines as bytes, and the numbers of those over `max_line_bytes` (read past, kept as `b""`)."""
+    lines, too_long = [], set()
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as file:
+        while line := file.readline(max_line_bytes + 1):
+            if len(line) > max_line_bytes and not line.endswith(b"\n"):
+                while (rest := file.readline(max_line_bytes)) and not rest.endswith(b"\n"):
+                    pass
+                too_long.add(len(lines) + 1)
+                line = b"\n"
+            lines.append(line)
+    return lines, too_long
 
 
 def _read_simplified_table(data, max_points):
@@ -149,7 +190,10 @@ def _read_simplified_table(data, max_points):
     starts = np.concatenate([[0], drawing_ends[:-1]])
     owner = np.repeat(np.arange(len(starts)), drawing_ends - starts)
     low_x, low_y = np.minimum.reduceat(x, starts), np.minimum.reduceat(y, starts)
-    extent = np.maximum(np.maximum.reduceat(x, starts) - low_x, np.maximum.reduceat(y, starts) - low_y)
+    with np.errstate(over="ignore"):
+        extent = np.maximum(np.maximum.reduceat(x, starts) - low_x, np.maximum.reduceat(y, starts) - low_y)
+    if not np.isfinite(extent).all() or ((extent > 0) & (extent < _TINY)).any():
+        return None  # extreme coordinates: the careful path (_normalise) handles and names them
     scale = np.where(extent > 0, 1.0 / np.where(extent > 0, extent, 1.0), 1.0)
     points = np.stack([(x - low_x[owner]) * scale[owner], (y - low_y[owner]) * scale[owner]], axis=1)
     out = np.zeros((len(x), 3), dtype=np.float32)
@@ -262,17 +306,32 @@ def _stroke3_points(stroke3, source):
     ends = np.flatnonzero(array[:, 2] > 0) + 1
     if len(ends) == 0 or ends[-1] != len(array):
         ends = np.append(ends, len(array))
-    return np.cumsum(array[:, :2], axis=0), ends
+    with np.errstate(over="ignore"):
+        points = np.cumsum(array[:, :2], axis=0)
+    if not np.isfinite(points).all():
+        raise DrawingError(f"{source}: stroke-3 offsets sum past the float range")
+    return points, ends
 
 
-def _normalise(points, ends):
+def _normalise(points, ends, source):
+    """Top-left aligned, longest side 0..1, as offsets; safe for any finite coordinates.
+
+    Coordinates whose differences would overflow are first divided by the
+    largest magnitude; an extent below the smallest normal float (where
+    `1 / extent` overflows) is a single point.
+    """
+    with np.errstate(over="ignore"):
+        if not np.isfinite(points.max(axis=0) - points.min(axis=0)).all():
+            points = points / np.abs(points).max()
     low = points.min(axis=0)
     extent = (points.max(axis=0) - low).max()
-    points = (points - low) * (1.0 / extent if extent > 0 else 1.0)
+    points = (points - low) * (1.0 / extent) if extent >= _TINY else np.zeros_like(points)
     out = np.zeros((len(points), 3), dtype=np.float32)
     out[0, :2] = points[0]
     np.subtract(points[1:], points[:-1], out=out[1:, :2], casting="same_kind")
     out[ends - 1, 2] = 1.0
+    if not np.isfinite(out).all():
+        raise DrawingError(f"{source}: the normalised drawing is not finite")
     return out
 
 

@@ -4,11 +4,24 @@
 holds `checkpoint-<epoch>.keras` (model and optimizer after the last
 finished epoch), `best-<epoch>.weights.h5` and `state.json` (epochs done,
 history, early-stopping state, and which files are current). Each is
-written atomically (temporary file, then rename), the state last, and
-older files are removed only after it: whenever the run dies, `state.json`
-names files that exist and agree with it. `resume=True` continues from
-there: a run killed at any moment, even with SIGKILL mid-epoch, ends with
-the same number of epochs and loses at most the unfinished epoch.
+written atomically (temporary file, flushed to disk, then rename), the
+state last. A new checkpoint is verified (its zip members' CRCs) before
+anything is removed, and the previous epoch's files are kept as a fallback
+that `state.json` also describes: whenever the run dies, `state.json`
+names files that exist and agree with it, and when the newest checkpoint
+is damaged all the same (a disk that lost unflushed data), `resume=True`
+says so and resumes from the one before. The state also holds the
+backend's dropout seed states: with the batches a fixed function of
+`(seed, epoch)`, a resumed run repeats the uninterrupted run's losses
+exactly where the backend is deterministic. A run killed at any moment,
+even with SIGKILL mid-epoch, ends with the same number of epochs and loses
+at most the unfinished epoch.
+
+Before each validation the BatchNormalization moving statistics are
+recomputed from training batches (a plain average over up to
+`BATCH_STATISTICS_BATCHES` of them): with momentum 0.99 they would barely
+move from their initial values in a short run, and validation in
+inference mode would then score far below what the weights can do.
 
 Example:
 >>> import tempfile, sketchkeras
@@ -23,11 +36,15 @@ Example:
 import json
 import os
 import time
+import warnings
+import zipfile
 from pathlib import Path
 
 import keras
+import numpy as np
 
 STATE = "state.json"
+BATCH_STATISTICS_BATCHES = 64
 
 
 def compile_for_training(model, steps, learning_rate=3e-3, weight_decay=1e-4, clipnorm=1.0, warmup_fraction=0.05):
@@ -105,16 +122,14 @@ def train(
         partial.unlink()
     state = {"epochs_done": 0, "history": {}, "best_val_loss": None, "best_epoch": None, "checkpoint": None, "best": None}
     if resume and (run_dir / STATE).exists():
-        state = json.loads((run_dir / STATE).read_text())
-        model = keras.saving.load_model(run_dir / state["checkpoint"])
+        model, state = _load_checkpoint(run_dir)
     elif not model.compiled:  # a model the caller compiled keeps its optimizer
         compile_for_training(model, epochs * len(train_batches), learning_rate, weight_decay, clipnorm)
     train_batches.arrange(state["epochs_done"])
-    checkpoint = _Checkpoint(run_dir, state, patience, time_budget)
+    checkpoint = _Checkpoint(run_dir, state, patience, time_budget, train_batches, validation_batches)
     if state["epochs_done"] < epochs and not checkpoint.should_stop():
         model.fit(
             train_batches,
-            validation_data=validation_batches,
             epochs=epochs,
             initial_epoch=state["epochs_done"],
             callbacks=[checkpoint],
@@ -125,12 +140,81 @@ def train(
     return model, state["history"]
 
 
-class _Checkpoint(keras.callbacks.Callback):
-    """Per-epoch atomic checkpoint, best weights, early stopping, time budget."""
+def _load_checkpoint(run_dir):
+    """The model and state of `run_dir`'s newest readable checkpoint, falling back to the previous one."""
+    path = run_dir / STATE
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        message = f"{path}: cannot read the run's state ({error}); delete the run folder to start afresh"
+        raise ValueError(message) from None
+    errors = []
+    for candidate in (state, state.get("fallback")):
+        if not candidate or not candidate.get("checkpoint"):
+            continue
+        try:
+            model = keras.saving.load_model(run_dir / candidate["checkpoint"])
+        except Exception as error:  # a damaged archive fails in many ways (zip, h5, json)
+            errors.append(f"{run_dir / candidate['checkpoint']}: {type(error).__name__}: {error}")
+            continue
+        if errors:
+            warnings.warn(
+                f"{errors[0]}; the checkpoint is damaged: resuming from {candidate['checkpoint']} "
+                f"(epoch {candidate['epochs_done']}) instead",
+                stacklevel=3,
+            )
+        for variable, value in zip(_seed_variables(model), candidate.get("seeds", []), strict=False):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
+        return model, {**candidate, "fallback": None}
+    raise ValueError("cannot resume, no readable checkpoint: " + "; ".join(errors))
 
-    def __init__(self, run_dir, state, patience, time_budget):
+
+def _seed_variables(model):
+    """The model's random-seed states (dropout's): variables that are not weights, in a fixed order."""
+    weights = {id(w) for w in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
+def recompute_batch_statistics(model, batches, max_batches=BATCH_STATISTICS_BATCHES):
+    """Sets every BatchNormalization's moving statistics to their average over the first `max_batches` batches.
+
+    The forward passes run in training mode (so the layers see batch
+    statistics, masked as in training); dropout's seed states are put back
+    afterwards, so training continues exactly as it would have.
+
+    Example:
+    >>> import sketchkeras
+    >>> ds = sketchkeras.load_quickdraw(sketchkeras.bundled_sample_dir(), classes=["cat"], max_per_class=16)
+    >>> model = sketchkeras.SketchClassifier.from_preset("default", labels=["cat"], rnn_units=[8])
+    >>> recompute_batch_statistics(model, sketchkeras.StrokeBatches(ds, batch_size=8, shuffle=False))
+    >>> norm = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)][0]
+    >>> bool(np.allclose(keras.ops.convert_to_numpy(norm.moving_mean), 0.0))
+    False
+    """
+    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    if not norms:
+        return
+    seeds = [keras.ops.convert_to_numpy(v) for v in _seed_variables(model)]
+    momenta = [norm.momentum for norm in norms]
+    try:
+        for i in range(min(len(batches), max_batches)):
+            for norm in norms:
+                norm.momentum = i / (i + 1)  # a running mean: batch i gets weight 1 / (i + 1)
+            model(batches[i][0], training=True)
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+        for variable, value in zip(_seed_variables(model), seeds):
+            variable.assign(value)
+
+
+class _Checkpoint(keras.callbacks.Callback):
+    """Per-epoch validation, atomic checkpoint, best weights, early stopping, time budget."""
+
+    def __init__(self, run_dir, state, patience, time_budget, train_batches, validation_batches):
         super().__init__()
         self.run_dir, self.state, self.patience, self.time_budget = run_dir, state, patience, time_budget
+        self.train_batches, self.validation_batches = train_batches, validation_batches
 
     def should_stop(self):
         best = self.state["best_epoch"]
@@ -142,20 +226,34 @@ class _Checkpoint(keras.callbacks.Callback):
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = dict(logs or {}, seconds=time.perf_counter() - self.started)
+        logs = {} if logs is None else logs
+        if self.validation_batches is not None:
+            # Validation (in inference mode) reads moving statistics that describe the current weights.
+            recompute_batch_statistics(self.model, self.train_batches)
+            scores = self.model.evaluate(self.validation_batches, verbose=0, return_dict=True)
+            logs.update({f"val_{key}": value for key, value in scores.items()})  # shown by the progress bar
+        logs = dict(logs, seconds=time.perf_counter() - self.started)
+        history = {key: list(values) for key, values in self.state["history"].items()}
+        fallback = {**self.state, "history": history, "fallback": None}  # the state this epoch started from
+        before = self.state.get("fallback") or {}
         for key, value in logs.items():
             self.state["history"].setdefault(key, []).append(float(value))
-        self.state["epochs_done"] = epoch + 1
-        previous = {self.state["checkpoint"], self.state["best"]}
+        self.state.update(epochs_done=epoch + 1, fallback=fallback if fallback["checkpoint"] else None)
         val_loss = logs.get("val_loss")
         if val_loss is not None and (self.state["best_val_loss"] is None or val_loss < self.state["best_val_loss"]):
             self.state.update(best_val_loss=float(val_loss), best_epoch=epoch + 1, best=f"best-{epoch + 1}.weights.h5")
             _atomic(self.run_dir / self.state["best"], self.model.save_weights)
         self.state["checkpoint"] = f"checkpoint-{epoch + 1}.keras"
+        self.state["seeds"] = [keras.ops.convert_to_numpy(v).tolist() for v in _seed_variables(self.model)]
         _atomic(self.run_dir / self.state["checkpoint"], self.model.save)
+        with zipfile.ZipFile(self.run_dir / self.state["checkpoint"]) as archive:
+            damaged = archive.testzip()
+        if damaged is not None:
+            raise OSError(f"{self.run_dir / self.state['checkpoint']}: {damaged} is damaged just after writing")
         _atomic(self.run_dir / STATE, lambda path: Path(path).write_text(json.dumps(self.state, indent=1)))
-        for name in previous - {self.state["checkpoint"], self.state["best"], None}:
-            (self.run_dir / name).unlink()
+        kept = {self.state["checkpoint"], self.state["best"], fallback["checkpoint"], fallback["best"]}
+        for name in {before.get("checkpoint"), before.get("best")} - kept - {None}:
+            (self.run_dir / name).unlink(missing_ok=True)
         if self.should_stop():
             self.model.stop_training = True
 
@@ -165,4 +263,6 @@ def _atomic(path, write):
     suffix = "".join(path.suffixes)
     temporary = path.with_name(f".{path.name.removesuffix(suffix)}.partial{suffix}")
     write(str(temporary))
+    with open(temporary, "rb") as written:
+        os.fsync(written.fileno())  # on disk before the rename makes it current
     os.replace(temporary, path)
