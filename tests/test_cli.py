@@ -286,6 +286,8 @@ def test_quiet_prints_only_the_scores(quickdraw_dir, tmp_path):
     (["train", "qd35", "--out", "{tmp}", "--max-per-class", "0"], "argument --max-per-class: 0 must be at least 1"),
     (["train", "qd35", "--out", "{tmp}", "--epochs", "two"], "argument --epochs: 'two' is not an integer"),
     (["train", "qd35", "--out", "{tmp}", "--learning-rate", "nan"], "argument --learning-rate: nan must be above 0"),
+    (["train", "qd35", "--out", "{tmp}", "--cut-fraction", "1.5"], "argument --cut-fraction: 1.5 must be from 0 to 1"),
+    (["train", "qd35", "--out", "{tmp}", "--cut-fraction", "nan"], "argument --cut-fraction: nan must be from 0 to 1"),
     (["train", "qd35", "--out", "{tmp}", "--preset", "huge"], "argument --preset: invalid choice: 'huge' (choose from"),
     (["evaluate", "M", "--data", "d", "--max-per-class", "0"], "argument --max-per-class: 0 must be at least 1"),
     (["render", "f.ndjson", "--out", "{tmp}", "--limit", "0"], "argument --limit: 0 must be at least 1"),

@@ -165,6 +165,18 @@ def test_augmented_batches_also_hold_drawings_in_progress(qd35):
     assert 0.17 < cut / total < 0.20  # one in five is cut, a few of them keep every point
 
 
+def test_cut_fraction_zero_trains_on_whole_drawings_and_one_cuts_nearly_all(qd35):
+    plain = StrokeBatches(qd35, batch_size=64, max_points=256, seed=0)
+    whole = StrokeBatches(qd35, batch_size=64, max_points=256, seed=0, augment=True, cut_fraction=0)
+    most = StrokeBatches(qd35, batch_size=64, max_points=256, seed=0, augment=True, cut_fraction=1)
+    lengths = np.concatenate([plain[i][0]["lengths"] for i in range(len(plain))])
+    np.testing.assert_array_equal(np.concatenate([whole[i][0]["lengths"] for i in range(len(whole))]), lengths)
+    shorter = np.concatenate([most[i][0]["lengths"] for i in range(len(most))]) < lengths
+    assert 0.95 < shorter.mean() < 1  # every drawing is cut; a few short ones keep every point
+    with pytest.raises(ValueError, match="cut_fraction must be between 0 and 1, not 1.5"):
+        StrokeBatches(qd35, cut_fraction=1.5)
+
+
 def test_bundled_sample_is_the_real_qd35_benchmark_set(qd35):
     ds = load_quickdraw(bundled_sample_dir(), classes=qd35_classes())
     assert "CC BY 4.0" in (bundled_sample_dir() / "ATTRIBUTION.md").read_text()

@@ -150,3 +150,24 @@ def test_saved_model_round_trips_with_its_labels(tmp_path, model, drawings):
     assert isinstance(loaded, SketchClassifier)
     assert loaded.labels == CLASSES and loaded.max_points == 256
     np.testing.assert_allclose(loaded.predict_strokes(drawings), model.predict_strokes(drawings), atol=1e-6)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="the fused kernel runs only under PyTorch")
+def test_fused_lstm_gradients_equal_keras_lstm_under_torch(drawings):
+    """PyTorch's fused kernel trains like Keras' own loop: same loss gradients for inputs and every weight."""
+    import torch
+
+    steps = 24
+    x = torch.tensor(np.stack([s[:steps] for s in drawings if len(s) >= steps]), requires_grad=True)
+    fused, plain = FusedLSTM(12, return_sequences=True), keras.layers.LSTM(12, return_sequences=True)
+    fused.build(x.shape), plain.build(x.shape)
+    weights = [np.random.default_rng(0).normal(0, 0.3, w.shape).astype("float32") for w in fused.get_weights()]
+    fused.set_weights(weights), plain.set_weights(weights)
+    target = torch.tensor(np.random.default_rng(1).normal(size=(len(x), steps, 12)).astype("float32"))
+    gradients = []
+    for layer in (fused, plain):
+        loss = (layer(x) * target).sum()
+        gradients.append([g.numpy() for g in torch.autograd.grad(loss, [x, *(w.value for w in layer.trainable_weights)])])
+    assert len(x) >= 20 and len(gradients[0]) == 4  # inputs, kernel, recurrent kernel, bias
+    for got, want in zip(*gradients):
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)

@@ -114,6 +114,10 @@ def _parser():
     )
     train.add_argument("--seed", type=int, help="seeds the split, the shuffles, augmentation and weights")
     train.add_argument(
+        "--cut-fraction", type=_fraction, metavar="F",
+        help="share of training drawings cut short, as drawings in progress (default 0.2; 0: whole drawings only)",
+    )
+    train.add_argument(
         "--time-budget", type=_positive(float), metavar="SECONDS",
         help="stop after the epoch during which this much training time has passed",
     )
@@ -227,8 +231,8 @@ def _train(args):
     given = dict(
         source=_source(args.data), classes=args.classes, max_per_class=args.max_per_class, preset=args.preset,
         rnn_units=args.rnn_units, max_points=args.max_points, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, seed=args.seed, time_budget=args.time_budget,
-        verbose=0 if args.quiet else None,
+        learning_rate=args.learning_rate, seed=args.seed, cut_fraction=args.cut_fraction,
+        time_budget=args.time_budget, verbose=0 if args.quiet else None,
     )
     options.update({key: value for key, value in given.items() if value is not None})
     if options.get("source") is None:
@@ -353,6 +357,17 @@ def _positive(kind):
         return value
 
     return read
+
+
+def _fraction(text):
+    """An argparse `type` for a share from 0 to 1 (nan refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} must be from 0 to 1")
+    return value
 
 
 def _out_dir(text):

@@ -141,7 +141,8 @@ def load_quickdraw(source, classes=None, max_per_class=None, strict=False, max_p
         loaded = datasets.load_dataset("parquet", data_files=parquet, split="train")
         return _select_parquet(loaded, labels, max_per_class, ", ".join(Path(f).name for f in parquet), check)
     rows = _Rows(labels, set(known) | set(labels), max_per_class, strict)
-    for path in tqdm(files, desc="Reading Quick, Draw! files", unit="file"):  # quiet after datasets.disable_progress_bars()
+    # No bar in a log (stderr not a terminal) nor after datasets.disable_progress_bars().
+    for path in tqdm(files, desc="Reading Quick, Draw! files", unit="file", disable=None):
         for where, record, reason in file_records(path, max_points):
             rows.add(record, where, reason)
     check_classes(labels, set(known) | rows.seen, source)
@@ -312,9 +313,10 @@ class StrokeBatches(keras.utils.PyDataset):
     `shuffle=True` the batches of epoch `e` are a fixed function of
     `(seed, e)`: reshuffled every epoch, and the same again when a run
     resumes. `augment=True` (for training only) applies a random scale,
-    shear and rotation to each drawing's offsets, and cuts one drawing in
-    five after its first 25-100% of points (pen lifted there), so that the
-    model also learns drawings in progress, as live recognition sees them.
+    shear and rotation to each drawing's offsets, and cuts a `cut_fraction`
+    of the drawings (one in five) after their first 25-100% of points (pen
+    lifted there), so that the model also learns drawings in progress, as
+    live recognition sees them; `cut_fraction=0` trains on whole drawings.
 
     Example:
     >>> ds = load_quickdraw(bundled_sample_dir(), classes=["cat", "dog"])
@@ -324,8 +326,12 @@ class StrokeBatches(keras.utils.PyDataset):
     (32, True)
     """
 
-    def __init__(self, dataset, batch_size=64, max_points=256, shuffle=True, augment=False, seed=0, **kwargs):
+    def __init__(
+        self, dataset, batch_size=64, max_points=256, shuffle=True, augment=False, cut_fraction=0.2, seed=0, **kwargs
+    ):
         super().__init__(**kwargs)
+        if not 0 <= cut_fraction <= 1:
+            raise ValueError(f"cut_fraction must be between 0 and 1, not {cut_fraction}")
         self.flat, self.offsets = _strokes_buffers(dataset)
         self.lengths = np.minimum(np.diff(self.offsets), max_points)
         self.labels = np.asarray(dataset["word"], dtype=np.int32)
@@ -333,6 +339,7 @@ class StrokeBatches(keras.utils.PyDataset):
         self.max_points = max_points
         self.shuffle = shuffle
         self.augment = augment
+        self.cut_fraction = cut_fraction
         self.seed = seed
         padded = np.array([bucket_length(n, max_points) for n in self.lengths])
         self.buckets = {length: np.flatnonzero(padded == length) for length in np.unique(padded)}
@@ -351,8 +358,8 @@ class StrokeBatches(keras.utils.PyDataset):
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             batch[..., :2] = np.einsum("btj,bij->bti", batch[..., :2], _random_transforms(rng, len(rows)))
-            # Drawings in progress: one in five is cut after its first 25-100% of points, pen lifted.
-            cut = np.flatnonzero(rng.random(len(rows)) < 0.2)
+            # Drawings in progress: a cut_fraction is cut after its first 25-100% of points, pen lifted.
+            cut = np.flatnonzero(rng.random(len(rows)) < self.cut_fraction)
             kept = np.ceil(rng.uniform(0.25, 1.0, len(cut)) * lengths[cut]).astype(np.int32)
             for i, n in zip(cut, kept):
                 batch[i, n:] = 0.0

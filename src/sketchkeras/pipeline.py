@@ -64,6 +64,7 @@ def run_training(
     patience=8,
     time_budget=None,
     seed=0,
+    cut_fraction=0.2,
     resume=False,
     dataset_name=None,
     verbose="auto",
@@ -79,6 +80,8 @@ def run_training(
         epochs, batch_size, learning_rate, weight_decay, patience,
             time_budget, resume: see `sketchkeras.training.train`.
         seed: seeds the split, the shuffles, augmentation and weights.
+        cut_fraction: share of training drawings cut short, as drawings in
+            progress (see `StrokeBatches`); 0 trains on whole drawings only.
         dataset_name: how the model card names the data (default: `source`).
         verbose: Keras' `fit` verbosity; "auto" is a progress bar when
             stdout is a terminal and one line per epoch otherwise (a log).
@@ -95,7 +98,7 @@ def run_training(
     splits = split_dataset(dataset, seed=seed)
     labels = dataset.features["word"].names
     model = SketchClassifier.from_preset(preset, labels=labels, **model_overrides)
-    train_batches = StrokeBatches(splits["train"], batch_size, model.max_points, augment=True, seed=seed)
+    train_batches = StrokeBatches(splits["train"], batch_size, model.max_points, augment=True, cut_fraction=cut_fraction, seed=seed)
     validation_batches = StrokeBatches(splits["validation"], 256, model.max_points, shuffle=False)
     model, history = train(
         model, train_batches, validation_batches, run_dir, epochs=epochs, learning_rate=learning_rate,
