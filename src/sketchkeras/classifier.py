@@ -172,7 +172,7 @@ class SketchClassifier(keras.Model):
         >>> directory = tempfile.mkdtemp()
         >>> SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8]).save_pretrained(directory)
         >>> sorted(os.listdir(directory))
-        ['README.md', 'assets', 'config.json', 'metadata.json', 'model.weights.h5', 'sketchkeras.json']
+        ['README.md', 'config.json', 'metadata.json', 'model.weights.h5', 'sketchkeras.json']
         """
         from sketchkeras.hub import save_pretrained
 
