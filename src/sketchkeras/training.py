@@ -184,8 +184,8 @@ def recompute_batch_statistics(model, batches, max_batches=BATCH_STATISTICS_BATC
 
     Example:
     >>> import sketchkeras
-    >>> ds = sketchkeras.load_quickdraw(sketchkeras.bundled_sample_dir(), classes=["cat"], max_per_class=16)
-    >>> model = sketchkeras.SketchClassifier.from_preset("default", labels=["cat"], rnn_units=[8])
+    >>> ds = sketchkeras.load_quickdraw(sketchkeras.bundled_sample_dir(), classes=["cat", "dog"], max_per_class=8)
+    >>> model = sketchkeras.SketchClassifier.from_preset("default", labels=["cat", "dog"], rnn_units=[8])
     >>> recompute_batch_statistics(model, sketchkeras.StrokeBatches(ds, batch_size=8, shuffle=False))
     >>> norm = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)][0]
     >>> bool(np.allclose(keras.ops.convert_to_numpy(norm.moving_mean), 0.0))
