@@ -27,7 +27,7 @@ def main():
     rows = []
     for backend in args.backends:
         run_dir = out / backend
-        command = [sys.executable, "-m", "sketchkeras.cli", "train", "qd35", "--out", str(run_dir), "--quiet"]
+        command = [sys.executable, "-m", "sketchkeras", "train", "qd35", "--out", str(run_dir), "--quiet"]
         print(f"KERAS_BACKEND={backend} {' '.join(command[1:])}", file=sys.stderr, flush=True)
         subprocess.run(command, env={**os.environ, "KERAS_BACKEND": backend}, check=True)
         summary = json.loads((run_dir / "metrics.json").read_text())

@@ -16,7 +16,7 @@ from huggingface_hub import ModelCard
 from test_hub import LAYOUT, hub  # noqa: F401  (the local Hub that pushes go to)
 
 from sketchkeras import SketchClassifier, bundled_model_dir, bundled_sample_dir, load_quickdraw, load_sketchrnn_npz, pipeline, split_dataset
-from sketchkeras.cli import RECIPE_NAMES, main
+from sketchkeras_cli import RECIPE_NAMES, main
 from sketchkeras.evaluation import evaluate_classifier
 
 CLASSES = ["cat", "owl", "pig"]
@@ -260,7 +260,7 @@ def test_train_output_is_one_line_per_epoch_when_stdout_is_a_file(quickdraw_dir,
         "--out", str(tmp_path / "run"), "--epochs", "2", "--rnn-units", "8", "--max-points", "32",
     ]
     with open(tmp_path / "log", "w") as log:
-        command = [sys.executable, "-m", "sketchkeras.cli", *argv]
+        command = [sys.executable, "-m", "sketchkeras", *argv]
         status = subprocess.run(command, stdout=log, stderr=subprocess.PIPE).returncode
     log = (tmp_path / "log").read_text()
     assert status == 0, log
@@ -343,3 +343,24 @@ def _png_size(path):
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
     return struct.unpack(">II", data[16:24])
+
+
+def test_help_imports_neither_the_package_nor_keras():
+    code = (
+        "import sys, contextlib, io, sketchkeras_cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    status = sketchkeras_cli.main(['train', '--help'])\n"
+        "print(status, sorted(m for m in ('sketchkeras', 'keras', 'datasets', 'jax', 'torch', 'tensorflow') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout == "0 []\n", result.stderr
+
+
+def test_tensorflows_start_up_notices_stay_off_the_commands_stderr(tmp_path):
+    drawing = tmp_path / "square.ndjson"
+    drawing.write_text('{"word": "square", "drawing": [[[0, 255, 255, 0, 0], [0, 0, 255, 255, 0]]]}\n')
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TF_")}
+    command = [sys.executable, "-m", "sketchkeras_cli", "predict", str(bundled_model_dir()), str(drawing), "--top-k", "1"]
+    result = subprocess.run(command, env={**env, "KERAS_BACKEND": "tensorflow"}, capture_output=True, text=True)
+    assert result.returncode == 0 and json.loads(result.stdout)["predictions"][0][0] == "square", result.stderr
+    assert result.stderr == ""

@@ -37,7 +37,7 @@ from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 from sketchkeras import (
     SketchClassifier, UnsafeModelError, bundled_model_dir, load_quickdraw, pad_strokes, split_dataset,
 )
-from sketchkeras.cli import main
+from sketchkeras_cli import main
 from sketchkeras.hub import EVAL_RESULTS_FILE, InvalidModelError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -210,7 +210,10 @@ def from_pretrained(source, revision=None, cache_dir=None, token=None, local_fil
             f"{weights}: the weights do not fit the model config.json describes, so it would load with weights "
             f"left out or left random. {mismatch}. Refusing to load it."
         )
-    model.load_weights(weights)
+    try:
+        model.load_weights(weights)
+    except (OSError, RuntimeError, KeyError, ValueError) as error:  # damaged data behind an intact header
+        raise InvalidModelError(f"{weights}: not a readable Keras weights file (HDF5): {error}") from error
     return model
 
 
@@ -418,14 +421,14 @@ def _check_config(directory, source):
 
 
 def _stored_weights(path):
-    """`{name: shape}` of every weight in the Keras weights file `path`, each read in full so damage shows here."""
+    """`{name: shape}` of every weight in the Keras weights file `path` (read from its header, not its data)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file, so the model has no weights to load")
     shapes = {}
 
     def visit(name, item):
         if isinstance(item, h5py.Dataset):
-            shapes[name] = np.asarray(item[()]).shape
+            shapes[name] = item.shape
 
     try:
         with h5py.File(path, "r") as file:

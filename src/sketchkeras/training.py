@@ -11,7 +11,7 @@ that `state.json` also describes: whenever the run dies, `state.json`
 names files that exist and agree with it, and when the newest checkpoint
 is damaged all the same (a disk that lost unflushed data), `resume=True`
 says so and resumes from the one before. The state also holds the
-backend's dropout seed states: with the batches a fixed function of
+random state (dropout's seed states, and PyTorch's global generator): with the batches a fixed function of
 `(seed, epoch)`, a resumed run repeats the uninterrupted run's losses
 exactly where the backend is deterministic. A run killed at any moment,
 even with SIGKILL mid-epoch, ends with the same number of epochs and loses
@@ -133,6 +133,7 @@ def train(
             epochs=epochs,
             initial_epoch=state["epochs_done"],
             callbacks=[checkpoint],
+            shuffle=False,  # the batches shuffle themselves, by (seed, epoch); Keras would draw from NumPy's global RNG
             verbose=verbose,
         )
     if state["best"]:
@@ -163,10 +164,31 @@ def _load_checkpoint(run_dir):
                 f"(epoch {candidate['epochs_done']}) instead",
                 stacklevel=3,
             )
-        for variable, value in zip(_seed_variables(model), candidate.get("seeds", []), strict=False):
-            variable.assign(np.asarray(value, dtype=variable.dtype))
         return model, {**candidate, "fallback": None}
     raise ValueError("cannot resume, no readable checkpoint: " + "; ".join(errors))
+
+
+def _random_state(model):
+    """What decides the run's remaining random draws, as JSON: dropout's seed states and PyTorch's global generator.
+
+    Keras' unseeded dropout under PyTorch draws from torch's global generator
+    (its fast path), not from a seed variable.
+    """
+    state = {"seeds": [keras.ops.convert_to_numpy(v).tolist() for v in _seed_variables(model)]}
+    if keras.backend.backend() == "torch":
+        import torch
+
+        state["torch_generator"] = torch.get_rng_state().numpy().tolist()
+    return state
+
+
+def _restore_random_state(model, state):
+    for variable, value in zip(_seed_variables(model), state.get("seeds", []), strict=False):
+        variable.assign(np.asarray(value, dtype=variable.dtype))
+    if keras.backend.backend() == "torch" and "torch_generator" in state:
+        import torch
+
+        torch.set_rng_state(torch.tensor(state["torch_generator"], dtype=torch.uint8))
 
 
 def _seed_variables(model):
@@ -223,6 +245,10 @@ class _Checkpoint(keras.callbacks.Callback):
         return out_of_patience or (self.time_budget is not None and spent >= self.time_budget)
 
     def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.state["epochs_done"] and self.state.get("seeds") is not None:
+            # A resumed run: the random state the checkpoint was written with, put back here, after whatever `fit`
+            # drew while starting (its first batch, PyTorch's data loader), as the uninterrupted run has it.
+            _restore_random_state(self.model, self.state)
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -244,7 +270,7 @@ class _Checkpoint(keras.callbacks.Callback):
             self.state.update(best_val_loss=float(val_loss), best_epoch=epoch + 1, best=f"best-{epoch + 1}.weights.h5")
             _atomic(self.run_dir / self.state["best"], self.model.save_weights)
         self.state["checkpoint"] = f"checkpoint-{epoch + 1}.keras"
-        self.state["seeds"] = [keras.ops.convert_to_numpy(v).tolist() for v in _seed_variables(self.model)]
+        self.state.update(_random_state(self.model))
         _atomic(self.run_dir / self.state["checkpoint"], self.model.save)
         with zipfile.ZipFile(self.run_dir / self.state["checkpoint"]) as archive:
             damaged = archive.testzip()

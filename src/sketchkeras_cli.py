@@ -12,6 +12,11 @@
     sketchkeras serve                                     # draw at http://127.0.0.1:8000/ (the bundled QD-35 model)
     sketchkeras serve runs/qd35/model --port 8080
 
+This module lies beside the `sketchkeras` package, not in it: importing
+anything in the package imports Keras and the backend (which registers the
+package's classes with Keras), while `--help` and usage errors answer here
+without either. `python -m sketchkeras` runs the same command.
+
 Every command has `--help`. Exit status: 0 on success, 1 for an error that
 the one-line message on stderr explains (a missing file, a bad drawing
 named by file and line, a Hub refusal), 2 for wrong usage.
@@ -23,6 +28,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 from huggingface_hub.errors import HfHubHTTPError
@@ -56,6 +62,7 @@ def main(argv=None):
     """
     try:
         args = _parser().parse_args(argv)
+        _import_keras_quietly()
         args.run(args)
     except SystemExit as exit:  # --help (0) or wrong usage (2)
         return exit.code
@@ -66,6 +73,33 @@ def main(argv=None):
         print(f"sketchkeras {args.name}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
     return 0
+
+
+# TensorFlow's C++ start-up notices, which it writes to stderr before its log level applies (TF_CPP_MIN_LOG_LEVEL).
+_TENSORFLOW_NOTICES = re.compile(
+    r"All log messages before absl::InitializeLog|oneDNN custom operations are on|cpu_feature_guard|"
+    r"To enable the following instructions|rebuild TensorFlow with the appropriate compiler flags"
+)
+
+
+def _import_keras_quietly():
+    """Imports Keras and its backend with TensorFlow's start-up notices dropped from stderr; any other line is kept."""
+    # TensorFlow's runtime notices (an "E" line about int64 on CPUs without AVX-512) are not errors of the command:
+    # its real errors reach the command as exceptions.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import keras  # noqa: F401  (the backend is imported with it)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                if not _TENSORFLOW_NOTICES.search(line):
+                    sys.stderr.write(line)
 
 
 def _parser():
