@@ -5,6 +5,7 @@ import json
 import logging
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -403,3 +404,38 @@ def test_a_client_gone_mid_body_is_one_log_line(model):
     assert len(lines) == 1
     assert re.fullmatch(r"127\.0\.0\.1:\d+ - disconnected after 10 bytes of its request body", lines[0][1])
     assert lines[0][0] == "WARNING" and lines[0][2] is None
+
+
+def test_under_ulimit_n_256_three_hundred_stalled_connections_starve_nothing():
+    """A server limited to 256 open files, 300 clients stalled mid-headers: answers stay prompt, the log stays short."""
+    script = """
+import resource, socket
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+from sketchkeras import SketchClassifier, bundled_model_dir
+from sketchkeras.serve import create_app, server
+app = create_app(SketchClassifier.from_pretrained(bundled_model_dir()))
+sock = socket.socket()
+sock.bind(("127.0.0.1", 0))
+print(sock.getsockname()[1], flush=True)
+server(app, header_timeout=2, log_config=None).run(sockets=[sock])
+"""
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stalled = []
+    try:
+        port = int(process.stdout.readline())
+        time.sleep(1)  # uvicorn's start-up after the port is known
+        for _ in range(300):
+            conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+            conn.sendall(b"GET /api/labels HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and never the end of the headers
+            stalled.append(conn)
+        start = time.monotonic()
+        assert _request(port).startswith(b"HTTP/1.1 503 ")  # past the cap (64 held): refused, not left hanging
+        assert time.monotonic() - start < 1
+        time.sleep(2.5)  # the stalled clients' header timeout has passed
+        assert _request(port).startswith(b"HTTP/1.1 200 ")
+    finally:
+        for conn in stalled:
+            conn.close()
+        process.terminate()
+        _, log = process.communicate(timeout=30)
+    assert b"Too many open files" not in log and len(log) < 20_000, log[-2000:]

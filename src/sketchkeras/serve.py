@@ -24,7 +24,9 @@ outside 1..number of labels. Every answer carries `SECURITY_HEADERS`.
 and headers must arrive within `HEADER_TIMEOUT` seconds of the connection
 (or of the previous answer), an idle keep-alive connection is closed after
 `KEEP_ALIVE_TIMEOUT` seconds, and past `MAX_CONNECTIONS` open connections
-a request is answered 503 at once.
+(or a quarter of the process's open-file limit, when that is lower) a new
+connection is answered 503 at once and closed `REFUSED_LINGER` seconds
+later, before it can hold a file descriptor for long.
 
 Example:
 >>> from fastapi.testclient import TestClient
@@ -40,6 +42,7 @@ Example:
 import asyncio
 import json
 import logging
+import resource
 import threading
 from importlib import resources
 from pathlib import Path
@@ -74,6 +77,7 @@ HEADER_TIMEOUT = 10.0
 BODY_TIMEOUT = 10.0
 KEEP_ALIVE_TIMEOUT = 5
 MAX_CONNECTIONS = 128
+REFUSED_LINGER = 0.5
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -197,17 +201,22 @@ def server(app, host="127.0.0.1", port=8000, header_timeout=HEADER_TIMEOUT, **co
             counted from the connection (or the previous answer) on.
         **config: more `uvicorn.Config` options; `timeout_keep_alive`
             (default `KEEP_ALIVE_TIMEOUT`) and `limit_concurrency`
-            (default `MAX_CONNECTIONS`) among them.
+            (default `MAX_CONNECTIONS`, or a quarter of the open-file
+            limit when that is lower; the listen `backlog` too) among them.
 
     Example:
     >>> from sketchkeras import SketchClassifier
     >>> app = create_app(SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8]))
     >>> config = server(app, port=8123).config
-    >>> config.port, config.timeout_keep_alive, config.limit_concurrency, config.http.header_timeout
-    (8123, 5, 128, 10.0)
+    >>> config.port, config.timeout_keep_alive, config.limit_concurrency, config.backlog, config.http.header_timeout
+    (8123, 5, 128, 128, 10.0)
     """
     protocol = type("HeaderTimeoutProtocol", (_HeaderTimeoutProtocol,), {"header_timeout": header_timeout})
-    options = {"timeout_keep_alive": KEEP_ALIVE_TIMEOUT, "limit_concurrency": MAX_CONNECTIONS, **config}
+    open_files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    cap = MAX_CONNECTIONS if open_files == resource.RLIM_INFINITY else min(MAX_CONNECTIONS, open_files // 4)
+    # The listen backlog is the cap too: asyncio accepts up to a backlog of connections at a time, and past the
+    # open-file limit it logs one traceback per connection it could not accept.
+    options = {"timeout_keep_alive": KEEP_ALIVE_TIMEOUT, "limit_concurrency": cap, "backlog": cap, **config}
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, http=protocol, **options))
 
 
@@ -227,15 +236,38 @@ def warm_up(model):
     return lengths
 
 
+_OVER_CAPACITY = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"x-content-type-options: nosniff\r\nconnection: close\r\ncontent-length: 19\r\n\r\nService Unavailable"
+)
+
+
 class _HeaderTimeoutProtocol(H11Protocol):
     """uvicorn's h11 protocol, closing a connection whose request line and headers take over `header_timeout`."""
 
     header_timeout = HEADER_TIMEOUT
     _header_timer = None
+    _refused = False
 
     def connection_made(self, transport):
         super().connection_made(transport)
         self._arm_header_timer()
+        if len(self.connections) > self.config.limit_concurrency:
+            # Past the cap, a connection is answered as it arrives, before its headers, and closed soon after (its
+            # input read and dropped meanwhile, so the close resets nothing the client still reads). A crowd of
+            # stalled clients then holds no more file descriptors than the cap. uvicorn alone answers 503 only
+            # once a request's headers are in, and keeps every connection open meanwhile.
+            self._refused = True
+            transport.write(_OVER_CAPACITY)
+            try:
+                transport.write_eof()
+            except OSError:  # the client has gone already
+                transport.close()
+            self.loop.call_later(REFUSED_LINGER, transport.close)
+
+    def data_received(self, data):
+        if not self._refused:
+            super().data_received(data)
 
     def on_response_complete(self):
         self._arm_header_timer()  # the next request on this connection gets as long as the first
