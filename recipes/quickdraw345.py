@@ -36,7 +36,7 @@ from sketchkeras.distributed import data_parallel, pad_to_common_length, single_
 from sketchkeras.evaluation import evaluate_classifier
 from sketchkeras.pipeline import set_seed
 from sketchkeras.streaming import stream_batches, stream_quickdraw, take_sample
-from sketchkeras.training import compile_for_training
+from sketchkeras.training import LEARNING_RATE, compile_for_training
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--data", required=True, help="folder of Google's ndjson files, or a Hub parquet dataset id")
@@ -44,7 +44,7 @@ parser.add_argument("--out", required=True, type=Path, help="run directory: mode
 parser.add_argument("--epochs", type=int, default=20)
 parser.add_argument("--steps-per-epoch", type=int, default=10_000)
 parser.add_argument("--batch-size", type=int, default=256, help="global batch, split over processes and devices")
-parser.add_argument("--learning-rate", type=float, default=3e-3)
+parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
 parser.add_argument("--max-points", type=int, default=256, help="drawings are cut to their first points")
 parser.add_argument("--test-drawings", type=int, default=100_000, help="size of the held-out test sample")
 parser.add_argument("--data-parallel", action="store_true", help="all devices of all processes (JAX)")

@@ -3,6 +3,7 @@
     sketchkeras train qd35 --out runs/qd35
     sketchkeras train qd35 --out runs/qd35 --resume       # after a crash, a kill or a time limit
     sketchkeras train --data quickdraw/ --classes cat dog owl --out runs/pets --epochs 10
+    sketchkeras train --from qd35 --data my_drawings/ --out runs/mine   # fine-tune the shipped model
     sketchkeras evaluate runs/qd35/model --data quickdraw/simplified --out runs/qd35/eval
     sketchkeras evaluate runs/qd35/model --data qd35-sample/ --max-per-class 400 --split test --early
     sketchkeras predict runs/qd35/model drawings.ndjson --top-k 3
@@ -133,6 +134,11 @@ def _parser():
     train.add_argument("--out", required=True, type=_out_dir, metavar="RUN_DIR", help="run directory")
     train.add_argument("--preset", help="model architecture (default: default)")
     train.add_argument(
+        "--from", dest="pretrained", metavar="MODEL",
+        help="fine-tune a trained model on this data's classes: a shipped model (qd35), a model directory or a Hub "
+        "id (owner/name); its encoder is kept, its head rebuilt for the classes",
+    )
+    train.add_argument(
         "--rnn-units", type=_positive(int), nargs="+", metavar="N",
         help="units of each recurrent layer, overriding the preset",
     )
@@ -258,12 +264,15 @@ def _train(args):
     from sketchkeras import pipeline
     from sketchkeras.classifier import PRESETS
 
+    if args.preset is not None and args.pretrained is not None:
+        args.parser.error("--from and --preset exclude each other: a fine-tuned model keeps its architecture")
     if args.preset is not None and args.preset not in PRESETS:
         choices = ", ".join(sorted(PRESETS))
         args.parser.error(f"argument --preset: invalid choice: {args.preset!r} (choose from {choices})")
     options = dict({**pipeline.RECIPES, "quickdraw345": dict(classes=None)}[args.recipe]) if args.recipe else {}
     given = dict(
         source=_source(args.data), classes=args.classes, max_per_class=args.max_per_class, preset=args.preset,
+        pretrained=args.pretrained,
         rnn_units=args.rnn_units, max_points=args.max_points, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, seed=args.seed, cut_fraction=args.cut_fraction,
         time_budget=args.time_budget, verbose=0 if args.quiet else None,

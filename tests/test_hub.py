@@ -426,7 +426,7 @@ def test_a_repo_missing_from_the_cache_is_a_clear_error(offline, hub_cache, hub,
     with pytest.raises(LocalEntryNotFoundError, match=rf"{REPO} \(revision {OLD}\) is not in the Hugging Face cache"):
         SketchClassifier.from_pretrained(REPO, revision=OLD, local_files_only=not offline)
     assert SketchClassifier.from_pretrained(REPO, local_files_only=not offline).labels == CLASSES
-    with pytest.raises(FileNotFoundError, match="no such directory, and not a Hub repository id"):
+    with pytest.raises(FileNotFoundError, match=r"no such directory, not a shipped model \(qd35\), and not a Hub repository id"):
         SketchClassifier.from_pretrained("no/such/directory")
     assert hub.requests == []
 

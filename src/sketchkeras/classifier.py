@@ -76,16 +76,54 @@ class SketchClassifier(keras.Model):
         self.encoder = encoder
 
     @classmethod
-    def from_preset(cls, preset, labels, **overrides):
-        """Builds an untrained classifier from a named architecture.
+    def from_preset(cls, preset, labels=None, **overrides):
+        """A shipped trained model, or an untrained one of a named architecture.
+
+        Args:
+            preset: a model shipped in the package (`sketchkeras.hub.SHIPPED_MODELS`:
+                `"qd35"`), loaded with its weights as `from_pretrained` loads
+                it; or an architecture of `PRESETS` (`"default"`, `"geron"`),
+                built untrained for `labels`.
+            labels: for an architecture, the class names (required); for a
+                shipped model, new class names to fine-tune it on (see
+                `from_pretrained`).
+            **overrides: changes to an architecture's settings.
 
         Example:
+        >>> SketchClassifier.from_preset("qd35").labels[:2]
+        ['airplane', 'alarm clock']
         >>> SketchClassifier.from_preset("geron", labels=["cat"]).encoder.masked
         False
         """
+        from sketchkeras.hub import SHIPPED_MODELS
+
+        if preset in SHIPPED_MODELS:
+            if overrides:
+                raise ValueError(f"{preset!r} is a trained model: its architecture cannot change ({sorted(overrides)})")
+            return cls.from_pretrained(preset, labels=labels)
         if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+            choices = sorted([*PRESETS, *SHIPPED_MODELS])
+            raise ValueError(f"unknown preset {preset!r}; choose one of {choices}")
+        if labels is None:
+            raise ValueError(f"the {preset!r} architecture is untrained: give the labels to build it for")
         return cls(labels=labels, **{**PRESETS[preset], **overrides})
+
+    def _with_labels(self, labels):
+        """A copy with the same weights over new `labels`: known labels keep their head row, new ones start fresh."""
+        labels = list(labels)
+        if not labels or len(set(labels)) != len(labels):
+            raise ValueError(f"labels must be distinct names, at least one: {labels}")
+        model = type(self).from_config({**self.get_config(), "labels": labels})
+        model.encoder.set_weights(self.encoder.get_weights())
+        head, new_head = self.get_layer("predictions"), model.get_layer("predictions")
+        kernel, bias = (keras.ops.convert_to_numpy(w) for w in head.weights)
+        new_kernel, new_bias = (keras.ops.convert_to_numpy(w).copy() for w in new_head.weights)
+        row = {label: i for i, label in enumerate(self.labels)}
+        for j, label in enumerate(labels):
+            if label in row:
+                new_kernel[:, j], new_bias[j] = kernel[:, row[label]], bias[row[label]]
+        new_head.set_weights([new_kernel, new_bias])
+        return model
 
     def get_config(self):
         encoder = self.encoder.get_config()
@@ -179,8 +217,16 @@ class SketchClassifier(keras.Model):
         save_pretrained(self, directory, metrics=metrics, training=training)
 
     @classmethod
-    def from_pretrained(cls, source, revision=None, cache_dir=None, token=None, local_files_only=False):
-        """Loads a model from a directory, `"owner/name"` or `"hf://owner/name"`, running no code from it.
+    def from_pretrained(cls, source, labels=None, revision=None, cache_dir=None, token=None, local_files_only=False):
+        """Loads a model (a shipped name, a directory, `"owner/name"` or `"hf://owner/name"`), running no code from it.
+
+        Args:
+            source: see `sketchkeras.hub.from_pretrained`.
+            labels: fine-tune: class names for a fresh classification head
+                on the pretrained encoder. A label the source knew keeps its
+                head row. Freeze the encoder with
+                `model.encoder.trainable = False` to train only the head.
+            revision, cache_dir, token, local_files_only: for the Hub.
 
         Example:
         >>> import tempfile
@@ -188,12 +234,15 @@ class SketchClassifier(keras.Model):
         >>> SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8]).save_pretrained(directory)
         >>> SketchClassifier.from_pretrained(directory).labels
         ['cat', 'dog']
+        >>> SketchClassifier.from_pretrained("qd35", labels=["cat", "hedgehog"]).labels
+        ['cat', 'hedgehog']
         """
         from sketchkeras.hub import from_pretrained
 
-        return from_pretrained(
+        model = from_pretrained(
             source, revision=revision, cache_dir=cache_dir, token=token, local_files_only=local_files_only
         )
+        return model if labels is None or list(labels) == model.labels else model._with_labels(labels)
 
     def push_to_hub(
         self,

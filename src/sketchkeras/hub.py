@@ -80,6 +80,7 @@ _OPTIONAL_METRICS = ("top5", "confusion")
 _TRAINING = {
     "backend": "Keras backend",
     "preset": "Architecture preset",
+    "fine_tuned_from": "Fine-tuned from",
     "epochs": "Epochs",
     "optimizer": "Optimizer",
     "learning_rate": "Learning rate",
@@ -90,7 +91,7 @@ _TRAINING = {
     "train_seconds": "Training time (seconds)",
     "seed": "Seed",
 }
-_OPTIONAL_TRAINING = ("preset", "learning_rate", "weight_decay", "batch_size", "validation_drawings", "train_seconds", "seed")
+_OPTIONAL_TRAINING = ("preset", "fine_tuned_from", "learning_rate", "weight_decay", "batch_size", "validation_drawings", "train_seconds", "seed")
 
 
 class UnsafeModelError(ValueError):
@@ -110,6 +111,11 @@ class InvalidModelError(ValueError):
     ...
     sketchkeras.hub.InvalidModelError: .../config.json: holds an array, not the JSON object a saved model's config is
     """
+
+
+# The models that ship in the package, by the names `from_pretrained`, `SketchClassifier.from_preset` and the command
+# line take (before any folder of that name: write "./qd35" for one).
+SHIPPED_MODELS = ("qd35",)
 
 
 def bundled_model_dir():
@@ -159,8 +165,9 @@ def from_pretrained(source, revision=None, cache_dir=None, token=None, local_fil
     """Loads a `SketchClassifier` from a directory or a Hub repository, running no code from it.
 
     Args:
-        source: a directory written by `save_pretrained`, a Hub repository
-            id `"owner/name"`, or `"hf://owner/name"`.
+        source: the name of a model shipped in the package (`SHIPPED_MODELS`:
+            `"qd35"`), a directory written by `save_pretrained`, a Hub
+            repository id `"owner/name"`, or `"hf://owner/name"`.
         revision, cache_dir, token, local_files_only: passed on to
             `huggingface_hub.snapshot_download` for a Hub repository, which
             honours `HF_HUB_OFFLINE` and `HF_HUB_CACHE`. Not used for a
@@ -369,11 +376,16 @@ def _eval_result_entries(metrics):
 
 def _fetch(source, revision, cache_dir, token, local_files_only):
     """The local directory holding `source`, downloaded into the Hub cache when needed."""
+    if source in SHIPPED_MODELS:
+        return bundled_model_dir()
     if Path(source).is_dir():
         return Path(source)
     repo_id = str(source).removeprefix("hf://")
     if not _REPO_ID.match(repo_id):
-        raise FileNotFoundError(f"{source}: no such directory, and not a Hub repository id ('owner/name')")
+        raise FileNotFoundError(
+            f"{source}: no such directory, not a shipped model ({', '.join(SHIPPED_MODELS)}), and not a Hub "
+            "repository id ('owner/name')"
+        )
     # Not keras.saving.load_model("hf://…"): it downloads with no revision,
     # cache_dir, token or local_files_only. The folder goes to Keras' loader.
     try:

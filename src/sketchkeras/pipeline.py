@@ -31,7 +31,7 @@ import numpy as np
 from sketchkeras.classifier import SketchClassifier
 from sketchkeras.data import StrokeBatches, bundled_sample_dir, load_quickdraw, qd35_classes, split_dataset
 from sketchkeras.evaluation import evaluate_classifier
-from sketchkeras.training import train
+from sketchkeras.training import LEARNING_RATE, WEIGHT_DECAY, train
 
 # Named runs for `recipes/` and `sketchkeras train NAME`.
 RECIPES = {
@@ -43,8 +43,6 @@ RECIPES = {
         preset="default",
         epochs=30,
         batch_size=64,
-        learning_rate=3e-3,
-        weight_decay=0.05,
         seed=0,
         dataset_name="QD-35: 400 real drawings per class from Google's Quick, Draw! (sketchkeras' bundled sample)",
     ),
@@ -57,10 +55,11 @@ def run_training(
     classes=None,
     max_per_class=None,
     preset="default",
+    pretrained=None,
     epochs=30,
     batch_size=64,
-    learning_rate=3e-3,
-    weight_decay=0.05,
+    learning_rate=LEARNING_RATE,
+    weight_decay=WEIGHT_DECAY,
     patience=8,
     time_budget=None,
     seed=0,
@@ -77,6 +76,9 @@ def run_training(
         run_dir: the run directory (see the module docstring).
         classes, max_per_class: class list and per-class cap for loading.
         preset: `SketchClassifier` preset; `model_overrides` change it.
+        pretrained: fine-tune instead: any `SketchClassifier.from_pretrained`
+            source (`"qd35"`, a folder, a Hub id), whose encoder is kept
+            and given a head for this data's classes.
         epochs, batch_size, learning_rate, weight_decay, patience,
             time_budget, resume: see `sketchkeras.training.train`.
         seed: seeds the split, the shuffles, augmentation and weights.
@@ -97,7 +99,12 @@ def run_training(
     dataset = load_quickdraw(source, classes=classes, max_per_class=max_per_class)
     splits = split_dataset(dataset, seed=seed)
     labels = dataset.features["word"].names
-    model = SketchClassifier.from_preset(preset, labels=labels, **model_overrides)
+    if pretrained is None:
+        model = SketchClassifier.from_preset(preset, labels=labels, **model_overrides)
+    elif model_overrides:
+        raise ValueError(f"a fine-tuned model keeps its architecture: {sorted(model_overrides)} cannot change")
+    else:
+        model = SketchClassifier.from_pretrained(pretrained, labels=labels)
     train_batches = StrokeBatches(splits["train"], batch_size, model.max_points, augment=True, cut_fraction=cut_fraction, seed=seed)
     validation_batches = StrokeBatches(splits["validation"], 256, model.max_points, shuffle=False)
     model, history = train(
@@ -108,7 +115,7 @@ def run_training(
     metrics["dataset"] = dataset_name or str(source)
     training = {
         "backend": keras.backend.backend(),
-        "preset": preset,
+        **({"preset": preset} if pretrained is None else {"fine_tuned_from": str(pretrained)}),
         "epochs": len(history["loss"]),
         "optimizer": "AdamW (clipnorm 1.0, warmup + cosine decay)",
         "learning_rate": learning_rate,

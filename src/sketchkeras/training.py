@@ -45,9 +45,14 @@ import numpy as np
 
 STATE = "state.json"
 BATCH_STATISTICS_BATCHES = 64
+# The one default of each AdamW setting, for `train`, `compile_for_training`, `run_training` and the recipes.
+LEARNING_RATE = 3e-3
+WEIGHT_DECAY = 0.05
 
 
-def compile_for_training(model, steps, learning_rate=3e-3, weight_decay=1e-4, clipnorm=1.0, warmup_fraction=0.05):
+def compile_for_training(
+    model, steps, learning_rate=LEARNING_RATE, weight_decay=WEIGHT_DECAY, clipnorm=1.0, warmup_fraction=0.05
+):
     """Compiles with AdamW, gradient clipping and a warmup + cosine schedule.
 
     Keras' default `jit_compile="auto"` is kept: XLA under JAX, none under
@@ -82,8 +87,8 @@ def train(
     validation_batches,
     run_dir,
     epochs=30,
-    learning_rate=3e-3,
-    weight_decay=1e-4,
+    learning_rate=LEARNING_RATE,
+    weight_decay=WEIGHT_DECAY,
     clipnorm=1.0,
     patience=8,
     time_budget=None,
