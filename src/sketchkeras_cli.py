@@ -457,22 +457,19 @@ def _drawings_in(path):
     """`_read_drawings` for one file, by its type."""
     import numpy as np
 
-    from sketchkeras.sketchrnn import load_sketchrnn_npz
-    from sketchkeras.strokes import DrawingError, canonical_strokes, read_ndjson
+    from sketchkeras.sources import file_kind, file_records
+    from sketchkeras.strokes import DrawingError, canonical_strokes
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    name = path.name
-    if name.endswith((".ndjson", ".ndjson.gz")):
-        for number, record in read_ndjson(path):
+    name, kind = path.name, file_kind(path)
+    if kind in ("ndjson", "npz"):
+        for where, record, _ in file_records(path):
             if isinstance(record, DrawingError):
                 raise record
-            yield f"{path}:{number}", record["word"], record["strokes"]
-    elif name.endswith(".npz"):
-        for split, drawings in load_sketchrnn_npz(path).items():
-            for i, drawing in enumerate(drawings):
-                yield f"{path}:{split}[{i}]", None, canonical_strokes(drawing, "stroke3", source=f"{name}:{split}[{i}]")
+            # `where` names the file alone; a sketch-rnn drawing's word is only its file's name: no title.
+            yield str(path.with_name(where)), record["word"] if kind == "ndjson" else None, record["strokes"]
     elif name.endswith(".json"):
         try:
             drawings = json.loads(path.read_text())

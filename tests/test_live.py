@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from sketchkeras import DrawingError, SketchClassifier, bundled_model_dir, canonical_strokes
+from sketchkeras.layers import ConvStage, RecurrentStage
 
 CLASSES = ["cat", "pig", "bicycle", "owl", "dog"]
 
@@ -100,6 +101,63 @@ def test_gru_layer_norm_and_strides_stream_exactly(drawings):
     for drawing in drawings[:3]:
         streamed = _stream_every_point(model.start_stream(frame=_bounding_box(drawing)), drawing)
         np.testing.assert_allclose(streamed, model.predict_strokes(_prefixes(drawing, model.max_points)), atol=1e-5)
+
+
+def _described(model):
+    """Each stage of the encoder as its kind, settings and the width it feeds on, in order."""
+    described, width = [], 5  # (dx, dy, pen_lifted, x, y)
+    for stage in model.encoder.stages():
+        if isinstance(stage, ConvStage):
+            kernel = tuple(stage.conv.kernel.shape)
+            assert kernel == (stage.kernel_size, width, stage.filters)
+            described.append(("conv", stage.filters, stage.kernel_size, stage.strides, stage.padding,
+                              type(stage.norm).__name__))
+            width = stage.filters
+        else:
+            assert isinstance(stage, RecurrentStage)
+            layers = [stage.forward] if stage.backward is None else [stage.forward, stage.backward]
+            assert all(tuple(layer.cell.kernel.shape)[0] == width and layer.units == stage.units for layer in layers)
+            described.append((stage.rnn, stage.units, len(layers)))
+            width = stage.units * len(layers)
+    assert width == model.head.kernel.shape[0]  # the head reads what the last stage gives
+    return described
+
+
+def _stage_weights(model):
+    layers = []
+    for stage in model.encoder.stages():
+        layers += [stage.conv, stage.norm] if isinstance(stage, ConvStage) else [stage.forward, stage.backward]
+    return sorted(id(w) for layer in layers if layer is not None for w in layer.weights)
+
+
+def test_stages_describe_the_bundled_encoder():
+    model = SketchClassifier.from_preset("qd35")
+    assert _described(model) == [
+        ("conv", 48, 5, 1, (2, 2), "BatchNormalization"),
+        ("conv", 64, 5, 2, (2, 2), "BatchNormalization"),
+        ("conv", 96, 3, 2, (1, 1), "BatchNormalization"),
+        ("lstm", 128, 1),
+        ("lstm", 128, 1),
+    ]
+    assert _stage_weights(model) == sorted(id(w) for w in model.encoder.weights)  # every weight, each once
+    assert model.head is model.get_layer("predictions") and tuple(model.head.kernel.shape) == (128, 35)
+
+
+def test_stages_follow_a_different_config():
+    model = SketchClassifier(
+        CLASSES, conv_layers=[(16, 4, 1), (24, 3, 3)], rnn_units=[12, 10, 8], rnn="gru",
+        normalization="layer", bidirectional=True,
+    )
+    assert _described(model) == [
+        ("conv", 16, 4, 1, (1, 2), "LayerNormalization"),
+        ("conv", 24, 3, 3, (1, 1), "LayerNormalization"),
+        ("gru", 12, 2),
+        ("gru", 10, 2),
+        ("gru", 8, 2),
+    ]
+    assert _stage_weights(model) == sorted(id(w) for w in model.encoder.weights)
+    unnormalised = SketchClassifier(CLASSES, conv_layers=[(8, 2, 2)], rnn_units=[6], normalization=None)
+    assert _described(unnormalised) == [("conv", 8, 2, 2, (0, 1), "NoneType"), ("lstm", 6, 1)]
 
 
 def test_state_kept_does_not_grow_with_the_drawing(model, drawings):

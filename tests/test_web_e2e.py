@@ -8,16 +8,21 @@ SKETCHKERAS_REQUIRE_BROWSER=1 (as in CI), which makes that a failure.
 import gzip
 import json
 import os
+import re
 import socket
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 import uvicorn
 
-from sketchkeras import SketchClassifier, bundled_model_dir, bundled_sample_dir, qd35_classes, simplify_drawing
+from sketchkeras import (
+    SketchClassifier, bundled_model_dir, bundled_sample_dir, load_quickdraw, qd35_classes, simplify_drawing,
+)
 from sketchkeras.serve import create_app
+from sketchkeras.strokes import canonical_strokes, read_ndjson
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -28,6 +33,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOT = ROOT / "test-artifacts" / "web_demo.png"
 MARGIN = 25  # canvas pixels left blank around the replayed drawing
+BLANK = "c => c.getContext('2d').getImageData(0, 0, c.width, c.height).data.every(v => v === 0)"  # is the canvas blank
 
 
 def _missing_browser():
@@ -156,8 +162,7 @@ def test_drawing_on_the_page_shows_the_models_guesses(browser, url, model, quick
 
     page.click("#clear")
     assert page.eval_on_selector_all("#guesses li", "items => items.length") == 0
-    blank = "c => c.getContext('2d').getImageData(0, 0, c.width, c.height).data.every(v => v === 0)"
-    assert page.eval_on_selector("#canvas", blank)
+    assert page.eval_on_selector("#canvas", BLANK)
     page.close()
 
 
@@ -170,3 +175,71 @@ def test_the_page_shows_the_servers_error_message(browser, url):
     page.wait_for_selector('#guesses[aria-busy="false"]', state="attached")
     assert page.inner_text("#message") == detail
     page.close()
+
+
+def test_saving_downloads_the_collected_drawings_as_googles_raw_ndjson(browser, url, quickdraw_dir, tmp_path):
+    word = "The Eiffel Tower"  # spaces and capitals: the file is "The Eiffel Tower.ndjson", as Google names it
+    originals = [json.loads(line) for line in (quickdraw_dir / "raw" / f"{word}.ndjson").read_text().splitlines()[:2]]
+    page = browser.new_page(viewport={"width": 1000, "height": 760})
+    downloads, console = [], []
+    page.on("download", lambda download: downloads.append(download))
+    page.on("console", lambda entry: console.append(entry.text) if entry.type in ("error", "warning") else None)
+    page.goto(url)
+    width = page.eval_on_selector("#canvas", "c => c.width")
+    # The replayed canvas pixels: x -> round(25 + (x - min x) * 450 / extent), y likewise, extent the drawing's
+    # longer side (361 and 619 pixels of Google's screen), repeated points dropped: 183 -> 182 and 110 -> 104 points.
+    replayed = [_fit(record["drawing"], width) for record in originals]
+    assert [[len(xs) for xs, _ in strokes] for strokes in replayed] == [[43, 58, 81], [19, 21, 10, 11, 15, 16, 12]]
+    start = datetime.now(timezone.utc)
+    start = start.replace(microsecond=start.microsecond // 1000 * 1000)  # the page's clock has milliseconds
+
+    _draw(page, replayed[0])
+    page.click("#clear")  # keeps the finished drawing
+    assert page.inner_text("#collection") == "1 drawing collected."
+    _draw(page, replayed[1])  # left on the canvas: Save keeps it too
+    page.click("#save")
+    assert page.inner_text("#collection") == "Type the word your drawings show before saving them."
+    assert page.eval_on_selector("#word", "w => [w === document.activeElement, w.getAttribute('aria-invalid')]") == [
+        True, "true",
+    ]
+    page.fill("#word", f" {word} ")
+    with page.expect_download() as saving:
+        page.click("#save")
+    download = saving.value
+    end = datetime.now(timezone.utc)
+    assert download.suggested_filename == f"{word}.ndjson" and downloads == [download]  # the word's error saved nothing
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    assert page.inner_text("#collection") == f"Saved 2 drawings as {word}.ndjson."
+    assert page.eval_on_selector("#word", "w => w.getAttribute('aria-invalid')") is None
+    assert page.eval_on_selector("#canvas", BLANK)
+    assert console == []  # no Content-Security-Policy report, nor any other
+    page.close()
+
+    text = path.read_text()
+    assert text.endswith("\n") and text.count("\n") == 2
+    records = [json.loads(line) for line in text.splitlines()]
+    for line, record, original, strokes in zip(text.splitlines(), records, originals, replayed):
+        assert list(record) == list(original)  # Google's keys, in Google's order
+        assert line == json.dumps(record, separators=(",", ":"))  # compact, as Google's lines
+        assert (record["word"], record["countrycode"], record["recognized"]) == (word, "", False)
+        assert re.fullmatch(r"[1-9]\d{15}", record["key_id"])  # 16 digits, as Google's
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC", record["timestamp"])
+        assert len(record["drawing"]) == len(strokes)
+        assert [len(stroke[2]) for stroke in record["drawing"]] == [len(xs) for xs, _ in strokes]
+        assert [stroke[:2] for stroke in record["drawing"]] == strokes
+        times = [t for stroke in record["drawing"] for t in stroke[2]]
+        assert times[0] == 0 and times == sorted(times) and all(isinstance(t, int) for t in times)
+    assert records[0]["key_id"] != records[1]["key_id"]
+    started = [datetime.strptime(r["timestamp"], "%Y-%m-%d %H:%M:%S.%f %Z") for r in records]
+    assert start <= started[0].replace(tzinfo=timezone.utc) <= started[1].replace(tzinfo=timezone.utc) <= end
+
+    read = list(read_ndjson(path))
+    assert [(n, r["word"], r["key_id"], r["recognized"]) for n, r in read] == [
+        (n, word, record["key_id"], False) for n, record in enumerate(records, start=1)
+    ]
+    for (_, r), strokes in zip(read, replayed):
+        assert (r["strokes"] == canonical_strokes(strokes, format="raw")).all()  # read as raw: simplified as Google's
+    dataset = load_quickdraw(path, classes=[word], strict=True)
+    assert dataset["word"] == [0, 0]
+    assert [len(strokes) for strokes in dataset["strokes"]] == [len(r["strokes"]) for _, r in read]

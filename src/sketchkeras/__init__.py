@@ -10,7 +10,6 @@ Example:
 
 from sketchkeras.classifier import PRESETS, SketchClassifier
 from sketchkeras.data import (
-    SkippedRecordsWarning,
     StrokeBatches,
     bucket_length,
     bundled_sample_dir,
@@ -30,6 +29,7 @@ from sketchkeras.live import SketchStream
 from sketchkeras.simplify import simplify_drawing
 from sketchkeras.pipeline import RECIPES, run_training
 from sketchkeras.sketchrnn import UnsafePickleError, load_sketchrnn_npz
+from sketchkeras.sources import SkippedRecordsWarning
 from sketchkeras.streaming import hash_split, stream_batches, stream_quickdraw
 from sketchkeras.strokes import DrawingError, canonical_strokes, read_ndjson
 

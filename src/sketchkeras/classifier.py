@@ -75,6 +75,17 @@ class SketchClassifier(keras.Model):
         self.max_points = max_points
         self.encoder = encoder
 
+    @property
+    def head(self):
+        """The classification head: the float32 softmax `keras.layers.Dense` from the encoder's vector to `labels`.
+
+        Example:
+        >>> model = SketchClassifier(["circle", "square"], conv_layers=[(16, 3, 2)], rnn_units=[32])
+        >>> tuple(model.head.kernel.shape), model.head.activation.__name__
+        ((32, 2), 'softmax')
+        """
+        return self.get_layer("predictions")
+
     @classmethod
     def from_preset(cls, preset, labels=None, **overrides):
         """A shipped trained model, or an untrained one of a named architecture.

@@ -19,10 +19,7 @@ Example:
 """
 
 import difflib
-import glob
 import hashlib
-import re
-import warnings
 from collections import Counter
 from importlib import resources
 from pathlib import Path
@@ -33,25 +30,18 @@ import numpy as np
 import pyarrow as pa
 from datasets.utils.tqdm import tqdm
 
-from sketchkeras.sketchrnn import UnsafePickleError, load_sketchrnn_npz
-from sketchkeras.strokes import DrawingError, canonical_strokes, read_ndjson
+# SkippedRecordsWarning stays importable from here, where it was first defined.
+from sketchkeras.sources import (
+    SkippedRecords,
+    SkippedRecordsWarning,
+    file_kind,
+    is_dataset_repo,
+    known_records,
+    load_repository,
+    source_files,
+)
 
 BUCKET_LENGTHS = (16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
-_HUB_ID = re.compile(r"^(hf://datasets/)?[\w.-]+/[\w.-]+$")
-
-
-class SkippedRecordsWarning(UserWarning):
-    """Bad records were skipped while loading; `counts` maps reasons to counts.
-
-    `examples` holds the first few error messages, each naming file and line.
-    """
-
-    def __init__(self, counts, examples):
-        self.counts = dict(counts)
-        self.examples = list(examples)
-        total = sum(self.counts.values())
-        lines = "; ".join(self.examples)
-        super().__init__(f"skipped {total} bad record(s) {self.counts}: {lines}")
 
 
 def categories():
@@ -131,54 +121,23 @@ def load_quickdraw(source, classes=None, max_per_class=None, strict=False, max_p
     known = categories()
     labels = list(classes) if classes is not None else known
     check = classes is not None
-    if _is_dataset_repo(source):
+    if is_dataset_repo(source):
         return _select_parquet(load_repository(source), labels, max_per_class, str(source), check)
-    files = [f for s in (source if isinstance(source, (list, tuple)) else [source]) for f in _expand(s)]
-    parquet = [str(f) for f in files if _kind(f) == "parquet"]
+    files = source_files(source)
+    parquet = [str(f) for f in files if file_kind(f) == "parquet"]
     if parquet:
         if len(parquet) != len(files):
             raise ValueError(f"{source}: load parquet files apart from Google's ndjson and npz files")
         loaded = datasets.load_dataset("parquet", data_files=parquet, split="train")
         return _select_parquet(loaded, labels, max_per_class, ", ".join(Path(f).name for f in parquet), check)
-    rows = _Rows(labels, set(known) | set(labels), max_per_class, strict)
+    rows, skipped = _Rows(labels, max_per_class), SkippedRecords(strict)
     # No bar in a log (stderr not a terminal) nor after datasets.disable_progress_bars().
-    for path in tqdm(files, desc="Reading Quick, Draw! files", unit="file", disable=None):
-        for where, record, reason in file_records(path, max_points):
-            rows.add(record, where, reason)
+    files = tqdm(files, desc="Reading Quick, Draw! files", unit="file", disable=None)
+    for _, record in known_records(files, set(known) | set(labels), skipped, max_points):
+        rows.add(record)
     check_classes(labels, set(known) | rows.seen, source)
+    skipped.warn(stacklevel=2)
     return rows.dataset()
-
-
-def file_records(path, max_points=None):
-    """`(where, record or DrawingError, reason)` for each drawing of a Google ndjson or sketch-rnn file.
-
-    `reason` is `"bad drawing"` for a bad record and `"bad file"` for a file
-    that cannot be read at all (a corrupt `.gz` or `.npz`, given once);
-    a sketch-rnn drawing's word is its file's name.
-
-    Example:
-    >>> import tempfile, pathlib
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "cat.ndjson.gz"
-    >>> _ = path.write_bytes(b"not gzip")
-    >>> [(where, reason) for where, _, reason in file_records(path)]
-    [('cat.ndjson.gz', 'bad file')]
-    """
-    path = Path(path)
-    if _kind(path) == "npz":
-        try:
-            members = load_sketchrnn_npz(path)
-        except UnsafePickleError:
-            raise
-        except ValueError as error:
-            yield path.name, DrawingError(str(error)), "bad file"
-            return
-        for member, drawings in members.items():
-            for i, drawing in enumerate(drawings):
-                where = f"{path.name}:{member}[{i}]"
-                yield where, _stroke3_record(drawing, path.name.removesuffix(".npz"), max_points, where), "bad drawing"
-    else:
-        for number, record in read_ndjson(path, max_points=max_points):
-            yield (f"{path.name}:{number}", record, "bad drawing") if number else (path.name, record, "bad file")
 
 
 def check_classes(classes, available, source):
@@ -413,22 +372,16 @@ class StrokeBatches(keras.utils.PyDataset):
 
 
 class _Rows:
-    """Collects good records into Arrow columns; counts and reports bad ones."""
+    """Collects good records of known words into Arrow columns."""
 
-    def __init__(self, labels, known, max_per_class, strict):
+    def __init__(self, labels, max_per_class):
         self.label_ids = {name: i for i, name in enumerate(labels)}
-        self.labels, self.known = labels, known
-        self.max_per_class, self.strict = max_per_class, strict
-        self.per_class = Counter()
-        self.skipped, self.examples, self.seen = Counter(), [], set()
+        self.labels, self.max_per_class = labels, max_per_class
+        self.per_class, self.seen = Counter(), set()
         self.words, self.key_ids, self.recognized, self.strokes = [], [], [], []
 
-    def add(self, record, source, reason="bad drawing"):
-        if isinstance(record, DrawingError):
-            return self.skip(record, reason)
+    def add(self, record):
         word = record["word"]
-        if word not in self.known:
-            return self.skip(DrawingError(f"{source}: unknown word {word!r}"), "unknown word")
         self.seen.add(word)
         label = self.label_ids.get(word)
         if label is None or (self.max_per_class is not None and self.per_class[label] >= self.max_per_class):
@@ -439,16 +392,7 @@ class _Rows:
         self.recognized.append(record["recognized"])
         self.strokes.append(record["strokes"])
 
-    def skip(self, error, reason):
-        if self.strict:
-            raise error
-        self.skipped[reason] += 1
-        if len(self.examples) < 5:
-            self.examples.append(str(error))
-
     def dataset(self):
-        if self.skipped:
-            warnings.warn(SkippedRecordsWarning(self.skipped, self.examples), stacklevel=3)
         lengths = np.array([len(s) for s in self.strokes], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
         flat = np.concatenate(self.strokes) if self.strokes else np.zeros((0, 3), np.float32)
@@ -477,14 +421,6 @@ def features(labels):
             "strokes": datasets.List(datasets.List(datasets.Value("float32"), length=3)),
         }
     )
-
-
-def _stroke3_record(drawing, word, max_points, source):
-    try:
-        strokes = canonical_strokes(drawing, "stroke3", max_points, source)
-    except DrawingError as error:
-        return error
-    return {"word": word, "key_id": None, "recognized": None, "strokes": strokes}
 
 
 def parquet_classes(features, source):
@@ -560,50 +496,6 @@ def _strokes_buffers(dataset):
     offsets = column.offsets.to_numpy()
     flat = column.values.values.to_numpy(zero_copy_only=False).reshape(-1, 3)
     return flat[offsets[0] :], offsets - offsets[0]
-
-
-def load_repository(source, streaming=False):
-    """`datasets.load_dataset` for a Hub dataset id or a local folder in the Hub's layout.
-
-    A local folder is loaded by its parquet files, so that `datasets`' cache
-    follows the files (by folder, it would key on the folder's name alone).
-    """
-    if not Path(str(source)).is_dir():
-        return datasets.load_dataset(str(source).removeprefix("hf://datasets/"), streaming=streaming)
-    splits = sorted({p.name.split("-")[0] for p in Path(source).glob("data/*.parquet")})
-    files = {split: str(Path(source) / "data" / f"{split}-*.parquet") for split in splits}
-    return datasets.load_dataset("parquet", data_files=files, streaming=streaming)
-
-
-def _is_dataset_repo(source):
-    """A Hub dataset id, or a local folder in the Hub's layout (`convert_to_parquet`'s output)."""
-    if isinstance(source, (list, tuple)):
-        return False
-    text = str(source)
-    if Path(text).is_dir():
-        return (Path(text) / "README.md").is_file() and any(Path(text).glob("data/*.parquet"))
-    return text.startswith("hf://datasets/") or bool(_HUB_ID.match(text))
-
-
-def _expand(source):
-    path = Path(source)
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and _kind(p))
-    elif path.is_file():
-        files = [path]
-    else:
-        files = sorted(Path(p) for p in glob.glob(str(source)) if _kind(Path(p)))
-    if not files:
-        raise FileNotFoundError(f"{source}: no Quick, Draw! files (.ndjson, .ndjson.gz, .npz, .parquet) found")
-    return files
-
-
-def _kind(path):
-    name = path.name
-    for suffix, kind in ((".ndjson", "ndjson"), (".ndjson.gz", "ndjson"), (".npz", "npz"), (".parquet", "parquet")):
-        if name.endswith(suffix):
-            return kind
-    return None
 
 
 _DATASET_CARD = """---

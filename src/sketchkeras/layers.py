@@ -12,11 +12,15 @@ prefix mask (or lengths):
   exactly the final state of the unpadded sequence. It is gathered there.
   Backward directions reverse each sequence within its own length. This
   keeps the fused recurrent kernels usable (no per-step masking).
+  `StrokeEncoder.stages()` describes these steps, with their layers, for
+  code that runs them itself (`sketchkeras.live`).
 
 The only backend-specific code is `FusedLSTM`'s PyTorch fast path: Keras runs
 an unmasked LSTM on a PyTorch CPU tensor in a Python loop, one step at a time;
 PyTorch's own fused kernel does the same arithmetic on the same weights.
 """
+
+from typing import NamedTuple
 
 import keras
 from keras import ops
@@ -57,11 +61,21 @@ class MaskedConv1D(keras.layers.Layer):
     def build(self, input_shape):
         self.conv.build((input_shape[0], None, input_shape[-1]))
 
+    @property
+    def padding(self):
+        """`(left, right)`: the zero steps added around every sequence before `conv` runs on it.
+
+        Example:
+        >>> MaskedConv1D(4, 5).padding, MaskedConv1D(4, 4).padding
+        ((2, 2), (1, 2))
+        """
+        left = (self.kernel_size - 1) // 2
+        return left, self.kernel_size - 1 - left
+
     def call(self, inputs, mask=None):
         if mask is not None:
             inputs = inputs * ops.cast(ops.expand_dims(mask, -1), inputs.dtype)
-        left = (self.kernel_size - 1) // 2
-        inputs = ops.pad(inputs, [[0, 0], [left, self.kernel_size - 1 - left], [0, 0]])
+        inputs = ops.pad(inputs, [[0, 0], list(self.padding), [0, 0]])
         return self.conv(inputs)
 
     def compute_mask(self, inputs, mask=None):
@@ -119,6 +133,62 @@ def _torch_lstm(sequences, initial_state, cell, return_sequences):
     )
     last = outputs[:, -1]
     return last, outputs if return_sequences else last.unsqueeze(1), [h[0], c[0]]
+
+
+class ConvStage(NamedTuple):
+    """A conv stage of `StrokeEncoder.stages()`: masked convolution, normalisation, ReLU.
+
+    At a valid step the stage computes `relu(norm(conv(padded)))`, where
+    `padded` is the sequence (padded steps zeroed) with `padding` zero steps
+    around it; the output has `ceil(steps / strides)` steps.
+
+    Attributes:
+        conv: the `keras.layers.Conv1D` holding the kernel and bias (no
+            activation, "valid" padding).
+        norm: its `keras.layers.BatchNormalization` (at inference, moving
+            statistics), `keras.layers.LayerNormalization`, or None.
+        filters, kernel_size, strides: the stage's `conv_layers` entry.
+        padding: `(left, right)` zero steps around the sequence.
+
+    Example:
+    >>> stage = StrokeEncoder(conv_layers=[(8, 3, 2)], rnn_units=[4]).stages()[0]
+    >>> stage.filters, stage.kernel_size, stage.strides, stage.padding, type(stage.norm).__name__
+    (8, 3, 2, (1, 1), 'BatchNormalization')
+    """
+
+    conv: keras.layers.Conv1D
+    norm: keras.layers.Layer | None
+    filters: int
+    kernel_size: int
+    strides: int
+    padding: tuple[int, int]
+
+
+class RecurrentStage(NamedTuple):
+    """A recurrent stage of `StrokeEncoder.stages()`: an LSTM or GRU returning sequences.
+
+    Its input is the previous stage's output (dropout on it in training
+    only); with a `backward` layer, that layer reads each sequence reversed
+    within its length and the two outputs are concatenated, forward first.
+    The encoder's vector is the last stage's output at each drawing's last
+    step (the backward half at the first step).
+
+    Attributes:
+        forward: the forward `keras.layers.LSTM` (`FusedLSTM`) or `keras.layers.GRU`.
+        backward: the backward layer of a bidirectional encoder, else None.
+        units: the stage's `rnn_units` entry, per direction.
+        rnn: `"lstm"` or `"gru"`.
+
+    Example:
+    >>> stage = StrokeEncoder(conv_layers=[], rnn_units=[4], rnn="gru").stages()[0]
+    >>> stage.units, stage.rnn, type(stage.forward).__name__, stage.backward
+    (4, 'gru', 'GRU', None)
+    """
+
+    forward: keras.layers.RNN
+    backward: keras.layers.RNN | None
+    units: int
+    rnn: str
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -237,6 +307,31 @@ class StrokeEncoder(keras.layers.Layer):
         else:
             features = ops.take_along_axis(x, last, axis=1)[:, 0]
         return features if self.drop is None else self.drop(features, training=training)
+
+    def stages(self):
+        """The encoder's stages in the order `call` runs them: `ConvStage`s, then `RecurrentStage`s.
+
+        One stage per `conv_layers` and per `rnn_units` entry; their layers
+        are the encoder's own (same weights). Before the first stage, each
+        point's `(dx, dy, pen_lifted)` gets its absolute position `(x, y)`,
+        the running sum of its offsets.
+
+        Example:
+        >>> encoder = StrokeEncoder(conv_layers=[(8, 3, 2)], rnn_units=[16, 12])
+        >>> [type(stage).__name__ for stage in encoder.stages()]
+        ['ConvStage', 'RecurrentStage', 'RecurrentStage']
+        >>> [stage.units for stage in encoder.stages()[1:]]
+        [16, 12]
+        """
+        convs = [
+            ConvStage(conv.conv, norm, conv.filters, conv.kernel_size, conv.strides, conv.padding)
+            for conv, norm in zip(self.convs, self.norms)
+        ]
+        recurrent = [
+            RecurrentStage(layers[0], layers[1] if self.bidirectional else None, units, self.rnn)
+            for layers, units in zip(self.rnns, self.rnn_units)
+        ]
+        return convs + recurrent
 
     def compute_output_shape(self, strokes_shape, lengths_shape=None):
         return (strokes_shape[0], self.rnn_units[-1] * (2 if self.bidirectional else 1))

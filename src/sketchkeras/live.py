@@ -21,9 +21,11 @@ size)` that the model sees as 0..1. Google's simplified drawings live in a
 0..255 square, the default. With a drawing's own bounding box as frame the
 guesses after its last point equal `predict_drawings` on the whole drawing.
 
-The arithmetic runs in NumPy on the model's own weights: a point is a few
-small matrix products, where a framework's per-operation dispatch would cost
-more than the maths. It gives the same numbers under every backend.
+The arithmetic runs in NumPy on the model's own weights, read through the
+model's public description of itself (`StrokeEncoder.stages()`, then
+`SketchClassifier.head`): a point is a few small matrix products, where a
+framework's per-operation dispatch would cost more than the maths. It gives
+the same numbers under every backend.
 
 Example:
 >>> from sketchkeras import SketchClassifier
@@ -44,6 +46,7 @@ import math
 import keras
 import numpy as np
 
+from sketchkeras.layers import ConvStage, RecurrentStage
 from sketchkeras.strokes import DrawingError
 
 GOOGLE_FRAME = (0.0, 0.0, 255.0)
@@ -88,10 +91,10 @@ class SketchStream:
         self.max_points = model.max_points
         self._origin = np.array([left, top])
         self._scale = 1.0 / size if size > 0 else 1.0
-        self._convs = [_ConvStage(conv, norm) for conv, norm in zip(encoder.convs, encoder.norms)]
-        self._rnns = [_RecurrentStage(layers[0]) for layers in encoder.rnns]
-        dense = model.get_layer("predictions")
-        self._dense = (_numpy(dense.kernel), _numpy(dense.bias))
+        stages = encoder.stages()
+        self._convs = [_ConvStream(stage) for stage in stages if isinstance(stage, ConvStage)]
+        self._rnns = [_RecurrentStream(stage) for stage in stages if isinstance(stage, RecurrentStage)]
+        self._dense = (_numpy(model.head.kernel), _numpy(model.head.bias))
         self._previous = None  # the last point in frame units (float64), for offsets
         self._position = np.zeros(2, np.float32)  # running sum of offsets: the absolute-position features
         self._pending = None  # the newest point's features, pen flag not yet known
@@ -177,20 +180,19 @@ class SketchStream:
         return self.guesses
 
 
-class _ConvStage:
-    """One `MaskedConv1D` + normalisation + ReLU, fed a growing sequence.
+class _ConvStream:
+    """One `ConvStage` (masked conv + normalisation + ReLU), fed a growing sequence.
 
     Output `j` reads inputs `j*strides - left .. j*strides + right` (zeros
     outside the sequence); it is final once input `j*strides + right` is.
     """
 
-    def __init__(self, conv, norm):
-        self.kernel = _numpy(conv.conv.kernel)  # (size, in, out)
-        self.bias = _numpy(conv.conv.bias)
-        self.size, self.strides = conv.kernel_size, conv.strides
-        self.left = (self.size - 1) // 2
-        self.right = self.size - 1 - self.left
-        self.norm = _normalisation(norm)
+    def __init__(self, stage):
+        self.kernel = _numpy(stage.conv.kernel)  # (size, in, out)
+        self.bias = _numpy(stage.conv.bias)
+        self.size, self.strides = stage.kernel_size, stage.strides
+        self.left, self.right = stage.padding
+        self.norm = _normalisation(stage.norm)
         self.inputs = np.zeros((0, self.kernel.shape[1]), np.float32)  # final inputs from index `start` on
         self.start = 0
         self.emitted = 0  # final outputs so far
@@ -217,19 +219,19 @@ class _ConvStage:
         return np.maximum(self.norm(out), 0.0)
 
 
-class _RecurrentStage:
-    """One forward LSTM or GRU: state after its final inputs, provisional inputs run from a copy."""
+class _RecurrentStream:
+    """One `RecurrentStage`'s forward LSTM or GRU: state after its final inputs, provisional inputs run from a copy."""
 
-    def __init__(self, layer):
-        cell = layer.cell
+    def __init__(self, stage):
+        cell = stage.forward.cell
         if cell.activation is not keras.activations.tanh or cell.recurrent_activation is not keras.activations.sigmoid:
             raise ValueError("streaming supports recurrent layers with Keras' default tanh/sigmoid activations")
         self.kernel, self.recurrent = _numpy(cell.kernel), _numpy(cell.recurrent_kernel)
         self.bias = _numpy(cell.bias)
-        self.gru = isinstance(layer, keras.layers.GRU)
+        self.gru = stage.rnn == "gru"
         if self.gru and not cell.reset_after:
             raise ValueError("streaming supports GRUs with Keras' default reset_after=True")
-        units = cell.units
+        units = stage.units
         self.state = (np.zeros(units, np.float32),) if self.gru else (np.zeros(units, np.float32),) * 2
         self.last = None  # output at the newest step: what the classifier reads
 

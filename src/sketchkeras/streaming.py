@@ -28,8 +28,6 @@ Example:
 
 import hashlib
 import itertools
-import warnings
-from collections import Counter
 from pathlib import Path
 
 import datasets
@@ -38,20 +36,14 @@ import numpy as np
 
 from sketchkeras.data import (
     BUCKET_LENGTHS,
-    SkippedRecordsWarning,
-    _expand,
-    _is_dataset_repo,
-    _kind,
     bucket_length,
     categories,
     check_classes,
     features,
-    file_records,
-    load_repository,
     pad_strokes,
     parquet_classes,
 )
-from sketchkeras.strokes import DrawingError
+from sketchkeras.sources import SkippedRecords, file_kind, is_dataset_repo, known_records, load_repository, source_files
 
 SPLITS = ("train", "validation", "test")
 
@@ -117,14 +109,14 @@ def stream_quickdraw(source, classes=None, split=None):
     if split not in (None, *SPLITS):
         raise ValueError(f"split must be None or one of {SPLITS}, got {split!r}")
     check = classes is not None
-    if _is_dataset_repo(source):
+    if is_dataset_repo(source):
         loaded = load_repository(source, streaming=True)
         if split is None:
             selected = {name: _select(stream, labels, str(source), check) for name, stream in loaded.items()}
             return datasets.IterableDatasetDict(selected)
         return _select(loaded[split], labels, str(source), check)
-    files = [f for s in (source if isinstance(source, (list, tuple)) else [source]) for f in _expand(s)]
-    parquet = [str(f) for f in files if _kind(f) == "parquet"]
+    files = source_files(source)
+    parquet = [str(f) for f in files if file_kind(f) == "parquet"]
     if parquet:
         if len(parquet) != len(files):
             raise ValueError(f"{source}: stream parquet files apart from Google's ndjson and npz files")
@@ -238,22 +230,12 @@ def _vary_first_lengths(batches):
 def _generate(files, labels, split):
     """Rows of `features(labels)` from Google's files (datasets calls it once per shard: one file)."""
     label_ids = {name: i for i, name in enumerate(labels)}
-    known = set(categories()) | set(labels)
-    skipped, examples = Counter(), []
-    for where, record, reason in (item for path in files for item in file_records(path)):
-        error = record if isinstance(record, DrawingError) else None
-        if error is None and record["word"] not in known:
-            error, reason = DrawingError(f"{where}: unknown word {record['word']!r}"), "unknown word"
-        if error is not None:
-            skipped[reason] += 1
-            if len(examples) < 5:
-                examples.append(str(error))
-            continue
+    skipped = SkippedRecords()
+    for _, record in known_records(files, set(categories()) | set(labels), skipped):
         label = label_ids.get(record["word"])
         if label is not None and (split is None or hash_split(record["key_id"], record["strokes"]) == split):
             yield {"word": label, "key_id": record["key_id"], "recognized": record["recognized"], "strokes": record["strokes"]}
-    if skipped:
-        warnings.warn(SkippedRecordsWarning(skipped, examples), stacklevel=2)
+    skipped.warn(stacklevel=2)
 
 
 def _select(stream, labels, source, check):

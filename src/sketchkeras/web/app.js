@@ -1,13 +1,18 @@
 // The drawing page: records strokes in Google's raw format and shows the model's guesses as you draw.
+// Clear keeps each finished drawing; Save downloads them all as Google raw ndjson, WORD.ndjson, made in the page.
 "use strict";
 
 const canvas = document.getElementById("canvas");
 const ink = canvas.getContext("2d");
 const guessList = document.getElementById("guesses");
 const message = document.getElementById("message");
+const wordInput = document.getElementById("word");
+const collection = document.getElementById("collection");
 
 let drawing = [];          // [[xs, ys, ts], ...]: canvas pixels, milliseconds since the first point
 let firstPointTime = null; // the first point's event.timeStamp
+let startedAt = null;      // the wall-clock time of the first point
+let collected = [];        // the kept drawings, oldest first: { timestamp, key_id, drawing }
 let pointerId = null;      // the pointer drawing the current stroke; null between strokes
 let topK = 5;              // at most the number of labels
 let asking = false;        // a request is in flight
@@ -32,7 +37,10 @@ canvas.addEventListener("pointerdown", (event) => {
   if (pointerId !== null || event.button !== 0) return;
   pointerId = event.pointerId;
   canvas.setPointerCapture(pointerId);
-  firstPointTime ??= event.timeStamp;
+  if (firstPointTime === null) {
+    firstPointTime = event.timeStamp;
+    startedAt = new Date();
+  }
   drawing.push([[], [], []]);
   addPoint(event);
 });
@@ -52,15 +60,69 @@ for (const type of ["pointerup", "pointercancel"]) {
 }
 
 document.getElementById("clear").addEventListener("click", () => {
+  if (keepDrawing()) collection.textContent = `${plural(collected.length)} collected.`;
+  clearDrawing();
+});
+
+document.getElementById("save-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const word = wordInput.value.trim();
+  if (word === "") {
+    wordInput.setAttribute("aria-invalid", "true");
+    wordInput.focus();
+    collection.textContent = "Type the word your drawings show before saving them.";
+    return;
+  }
+  wordInput.removeAttribute("aria-invalid");
+  keepDrawing();
+  if (collected.length === 0) {
+    collection.textContent = "Nothing to save yet: draw something first.";
+    return;
+  }
+  // Google's raw records, their keys in Google's order.
+  const lines = collected.map(({ timestamp, key_id, drawing }) =>
+    `${JSON.stringify({ word, countrycode: "", timestamp, recognized: false, key_id, drawing })}\n`);
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob(lines, { type: "application/x-ndjson" }));
+  link.download = `${word}.ndjson`;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 40_000); // a download may still be reading it just after the click
+  collection.textContent = `Saved ${plural(collected.length)} as ${link.download}.`;
+  collected = [];
+  clearDrawing();
+});
+
+// Adds the drawing on the canvas, if any, to the collection; says whether there was one.
+function keepDrawing() {
+  if (drawing.length === 0) return false;
+  // Google's form of the time: 2017-01-29 02:42:16.318 UTC
+  const timestamp = startedAt.toISOString().replace("T", " ").replace("Z", " UTC");
+  collected.push({ timestamp, key_id: freshKeyId(), drawing });
+  return true;
+}
+
+// Empties the canvas and the guesses.
+function clearDrawing() {
   drawing = [];
   firstPointTime = null;
+  startedAt = null;
   pointerId = null;
   askAgain = false;
   generation += 1;
   ink.clearRect(0, 0, canvas.width, canvas.height);
   guessList.replaceChildren();
   message.textContent = "";
-});
+}
+
+// A random 16-digit decimal key_id, the form of Google's.
+function freshKeyId() {
+  const [random] = crypto.getRandomValues(new BigUint64Array(1));
+  return String(10n ** 15n + (random % (9n * 10n ** 15n)));
+}
+
+function plural(count) {
+  return count === 1 ? "1 drawing" : `${count} drawings`;
+}
 
 // Appends the event's position to the current stroke and inks the segment leading to it.
 function addPoint(event) {
