@@ -33,14 +33,18 @@ def main():
     budget = default["training"]["train_seconds"]
 
     keras.utils.set_random_seed(recipe["seed"])
-    dataset = sketchkeras.load_quickdraw(recipe["source"], classes=recipe["classes"], max_per_class=recipe["max_per_class"])
+    dataset = sketchkeras.load_quickdraw(
+        recipe["source"], classes=recipe["classes"], max_per_class=recipe["max_per_class"]
+    )
     splits = sketchkeras.split_dataset(dataset, seed=recipe["seed"])
     model = sketchkeras.SketchClassifier.from_preset("geron", labels=recipe["classes"])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     batches = sketchkeras.StrokeBatches(splits["train"], 64, model.max_points, seed=recipe["seed"])
     validation = sketchkeras.StrokeBatches(splits["validation"], 256, model.max_points, shuffle=False)
     started = time.perf_counter()
-    model, history = train(model, batches, validation, tempfile.mkdtemp(), epochs=1000, patience=1000, time_budget=budget, verbose=2)
+    model, history = train(
+        model, batches, validation, tempfile.mkdtemp(), epochs=1000, patience=1000, time_budget=budget, verbose=2
+    )
     geron_wall = time.perf_counter() - started
     geron = {"metrics": evaluate_classifier(model, splits["test"]), "history": history}
 
@@ -51,7 +55,10 @@ def main():
         m, h = result["metrics"], result["history"]
         seconds = sum(h["seconds"])
         rate = len(h["loss"]) * splits["train"].num_rows / seconds
-        print(f"{name:<9} {m['top1']:>6.3f} {m['top3']:>6.3f} {m['map3']:>6.3f} {len(h['loss']):>6} {seconds:>8.0f} {rate:>10.0f}")
+        print(
+            f"{name:<9} {m['top1']:>6.3f} {m['top3']:>6.3f} {m['map3']:>6.3f} {len(h['loss']):>6} "
+            f"{seconds:>8.0f} {rate:>10.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -43,7 +43,9 @@ def per_class(dataset, n, seed=SEED):
 
 def fit(model, train_split, validation, seconds, epochs):
     batches = sketchkeras.StrokeBatches(train_split, 64, model.max_points, augment=True, seed=SEED)
-    model, history = train(model, batches, validation, tempfile.mkdtemp(), epochs=epochs, time_budget=seconds, verbose=2)
+    model, history = train(
+        model, batches, validation, tempfile.mkdtemp(), epochs=epochs, time_budget=seconds, verbose=2
+    )
     return model, history
 
 
@@ -65,8 +67,10 @@ def main():
     pretrained = Path(tempfile.mkdtemp()) / "backbone-310"
     backbone.save_pretrained(pretrained)
     pretrain_top1 = evaluate_classifier(backbone, splits["test"])["top1"]
-    print(f"pretrained on {splits['train'].num_rows} drawings of {len(others)} classes: "
-          f"{len(history['loss'])} epochs, {sum(history['seconds']):.0f} s, test top-1 {pretrain_top1:.3f}")
+    print(
+        f"pretrained on {splits['train'].num_rows} drawings of {len(others)} classes: "
+        f"{len(history['loss'])} epochs, {sum(history['seconds']):.0f} s, test top-1 {pretrain_top1:.3f}"
+    )
 
     dataset = sketchkeras.load_quickdraw(sketchkeras.bundled_sample_dir(), classes=qd35, max_per_class=400)
     qd35_splits = sketchkeras.split_dataset(dataset, seed=SEED)
@@ -89,8 +93,10 @@ def main():
     print(f"{'per class':>9} {'drawings':>8} {'start':<10} {'top-1':>6} {'MAP@3':>6} {'epochs':>6} {'train s':>7}")
     for size, drawings, start, metrics, history in rows:
         seconds = sum(history["seconds"])
-        print(f"{size:>9} {drawings:>8} {start:<10} {metrics['top1']:>6.3f} {metrics['map3']:>6.3f} "
-              f"{len(history['loss']):>6} {seconds:>7.0f}")
+        print(
+            f"{size:>9} {drawings:>8} {start:<10} {metrics['top1']:>6.3f} {metrics['map3']:>6.3f} "
+            f"{len(history['loss']):>6} {seconds:>7.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -75,7 +75,9 @@ def measure(steps):
             model.predict_on_batch(x)
             seen += len(y)
         infer = seen / (time.perf_counter() - start)
-        x, lengths = sketchkeras.pad_strokes([np.asarray(drawing, "float32")], sketchkeras.bucket_length(len(drawing), 256))
+        x, lengths = sketchkeras.pad_strokes(
+            [np.asarray(drawing, "float32")], sketchkeras.bucket_length(len(drawing), 256)
+        )
         single = {"strokes": x, "lengths": lengths}
         model.predict_on_batch(single)
         times = []
@@ -112,7 +114,9 @@ def main():
         env = {**os.environ, "KERAS_BACKEND": backend}
         out = subprocess.run(
             [sys.executable, __file__, "--child", "--steps", str(args.steps)],
-            env=env, capture_output=True, text=True,
+            env=env,
+            capture_output=True,
+            text=True,
         )
         if out.returncode:
             sys.exit(f"{backend} run failed:\n{out.stderr[-3000:]}")

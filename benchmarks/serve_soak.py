@@ -46,8 +46,11 @@ def main():
     parser.add_argument("--stalled", type=int, default=32)
     parser.add_argument("--data", type=Path, default=QUICKDRAW)
     args = parser.parse_args()
-    drawings = [json.loads(line)["drawing"] for path in sorted(args.data.glob("*.ndjson"))
-                for line in path.read_text().splitlines()[:20]]
+    drawings = [
+        json.loads(line)["drawing"]
+        for path in sorted(args.data.glob("*.ndjson"))
+        for line in path.read_text().splitlines()[:20]
+    ]
     bodies = [json.dumps({"drawing": d}).encode() for d in drawings]
 
     child = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
@@ -90,15 +93,20 @@ def main():
         began = time.monotonic()
         for thread in threads:
             thread.start()
-        for thread in threads[args.stalled:]:
+        for thread in threads[args.stalled :]:
             thread.join()
         elapsed = time.monotonic() - began
         latencies.sort()
-        p = lambda q: 1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
-        print(f"{args.clients} clients, {args.stalled} stalled connections, {elapsed:.1f} s: "
-              f"{len(latencies) / elapsed:.0f} req/s, p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms, "
-              f"errors {len(errors)} {sorted(set(map(str, errors)))}, "
-              f"RSS {rss_start:.0f} -> {rss_mib(child.pid):.0f} MiB ({rss_mib(child.pid) - rss_start:+.0f} MiB)")
+
+        def p(q):
+            return 1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
+
+        print(
+            f"{args.clients} clients, {args.stalled} stalled connections, {elapsed:.1f} s: "
+            f"{len(latencies) / elapsed:.0f} req/s, p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms, "
+            f"errors {len(errors)} {sorted(set(map(str, errors)))}, "
+            f"RSS {rss_start:.0f} -> {rss_mib(child.pid):.0f} MiB ({rss_mib(child.pid) - rss_start:+.0f} MiB)"
+        )
     finally:
         child.terminate()
         child.wait(10)

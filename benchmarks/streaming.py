@@ -84,14 +84,18 @@ def main():
     for backend in args.backends:
         out = subprocess.run(
             [sys.executable, __file__, "--child", "--per-class", str(args.per_class)],
-            env={**os.environ, "KERAS_BACKEND": backend}, capture_output=True, text=True,
+            env={**os.environ, "KERAS_BACKEND": backend},
+            capture_output=True,
+            text=True,
         )
         if out.returncode:
             sys.exit(f"{backend} run failed:\n{out.stderr[-3000:]}")
         result = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("RESULT "))[7:])
         for name in ("stream", "rerun"):
             r = result[name]
-            print(f"{backend:<11} {name:<7} {r['median']:>10.3f} {r['p99']:>8.3f} {r['early']:>12.3f} {r['late']:>15.3f}")
+            print(
+                f"{backend:<11} {name:<7} {r['median']:>10.3f} {r['p99']:>8.3f} {r['early']:>12.3f} {r['late']:>15.3f}"
+            )
     print(f"({result['drawings']} real drawings, {result['points']} points, per-point latency in milliseconds)")
 
 

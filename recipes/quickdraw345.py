@@ -116,7 +116,10 @@ training = {
     "train_seconds": round(train_seconds, 1),
     "seed": args.seed,
 }
-print(f"test top-1 {metrics['top1']:.4f}  top-3 {metrics['top3']:.4f}  MAP@3 {metrics['map3']:.4f}  ({metrics['test_drawings']} drawings)")
+print(
+    f"test top-1 {metrics['top1']:.4f}  top-3 {metrics['top3']:.4f}  MAP@3 {metrics['map3']:.4f}  "
+    f"({metrics['test_drawings']} drawings)"
+)
 if process_index == 0:
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out / "model", metrics=metrics, training=training)

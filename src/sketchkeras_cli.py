@@ -57,7 +57,8 @@ def main(argv=None):
     >>> import tempfile
     >>> from sketchkeras import bundled_sample_dir
     >>> out = tempfile.mkdtemp()
-    >>> main(["render", str(bundled_sample_dir() / "simplified" / "cat.ndjson.gz"), "--out", out, "--limit", "2"])  # doctest: +ELLIPSIS
+    >>> cats = str(bundled_sample_dir() / "simplified" / "cat.ndjson.gz")
+    >>> main(["render", cats, "--out", out, "--limit", "2"])  # doctest: +ELLIPSIS
     wrote 2 PNG files to ...
     0
     """
@@ -68,7 +69,10 @@ def main(argv=None):
     except SystemExit as exit:  # --help (0) or wrong usage (2)
         return exit.code
     except ModuleNotFoundError as error:  # an optional extra: matplotlib (plots), fastapi or uvicorn (serve)
-        print(f'sketchkeras {args.name}: error: {error.name} is not installed; pip install "sketchkeras[all]"', file=sys.stderr)
+        print(
+            f'sketchkeras {args.name}: error: {error.name} is not installed; pip install "sketchkeras[all]"',
+            file=sys.stderr,
+        )
         return 1
     except (OSError, ValueError, *_HTTP_ERRORS) as error:  # DrawingError is a ValueError, Hub refusals OSErrors
         print(f"sketchkeras {args.name}: error: {' '.join(str(error).split())}", file=sys.stderr)
@@ -114,7 +118,10 @@ def _parser():
         sub.set_defaults(run=run, name=name, parser=sub)
         return sub
 
-    data_help = "Google ndjson files (simplified or raw, .gz too), sketch-rnn .npz, parquet, folders or globs of them, or a Hub dataset id"
+    data_help = (
+        "Google ndjson files (simplified or raw, .gz too), sketch-rnn .npz, parquet, folders or globs of them, "
+        "or a Hub dataset id"
+    )
     train = command(
         "train",
         _train,
@@ -124,7 +131,10 @@ def _parser():
         "confusion_matrix.png, training_curves.png, test_sketches.png and model/.",
     )
     train.add_argument(
-        "recipe", nargs="?", choices=RECIPE_NAMES, metavar="RECIPE",
+        "recipe",
+        nargs="?",
+        choices=RECIPE_NAMES,
+        metavar="RECIPE",
         help="qd35: the 35 QD-35 classes, 400 drawings each, from the sample bundled with sketchkeras; "
         "quickdraw345: all 345 categories from --data. Options below override the recipe.",
     )
@@ -134,63 +144,101 @@ def _parser():
     train.add_argument("--out", required=True, type=_out_dir, metavar="RUN_DIR", help="run directory")
     train.add_argument("--preset", help="model architecture (default: default)")
     train.add_argument(
-        "--from", dest="pretrained", metavar="MODEL",
+        "--from",
+        dest="pretrained",
+        metavar="MODEL",
         help="fine-tune a trained model on this data's classes: a shipped model (qd35), a model directory or a Hub "
         "id (owner/name); its encoder is kept, its head rebuilt for the classes",
     )
     train.add_argument(
-        "--rnn-units", type=_positive(int), nargs="+", metavar="N",
+        "--rnn-units",
+        type=_positive(int),
+        nargs="+",
+        metavar="N",
         help="units of each recurrent layer, overriding the preset",
     )
     train.add_argument(
-        "--max-points", type=_positive(int), metavar="N",
+        "--max-points",
+        type=_positive(int),
+        metavar="N",
         help="keep the first N points of each drawing, overriding the preset",
     )
     train.add_argument("--epochs", type=_positive(int), help="epochs in all, counting those done before --resume")
     train.add_argument("--batch-size", type=_positive(int), metavar="N")
     train.add_argument(
-        "--learning-rate", type=_positive(float),
+        "--learning-rate",
+        type=_positive(float),
         help="peak AdamW learning rate (warmup, then cosine decay)",
     )
     train.add_argument("--seed", type=int, help="seeds the split, the shuffles, augmentation and weights")
     train.add_argument(
-        "--cut-fraction", type=_fraction, metavar="F",
+        "--cut-fraction",
+        type=_fraction,
+        metavar="F",
         help="share of training drawings cut short, as drawings in progress (default 0.2; 0: whole drawings only)",
     )
     train.add_argument(
-        "--time-budget", type=_positive(float), metavar="SECONDS",
+        "--time-budget",
+        type=_positive(float),
+        metavar="SECONDS",
         help="stop after the epoch during which this much training time has passed",
     )
-    train.add_argument("--resume", action="store_true", help="continue from RUN_DIR's last checkpoint; give the same options as the first run")
     train.add_argument(
-        "--quiet", action="store_true",
+        "--resume",
+        action="store_true",
+        help="continue from RUN_DIR's last checkpoint; give the same options as the first run",
+    )
+    train.add_argument(
+        "--quiet",
+        action="store_true",
         help="print no progress, only the test scores (default: a progress bar on a terminal, else one line per epoch)",
     )
     train.add_argument(
-        "--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
+        "--precision",
+        choices=["float32", "mixed_float16", "mixed_bfloat16"],
         help="Keras dtype policy. The mixed policies compute in 16 bits and keep float32 weights: for GPUs "
-        "(mixed_float16 on NVIDIA, mixed_bfloat16 on recent NVIDIA GPUs and TPUs); on CPUs they are slower. Default: float32.",
+        "(mixed_float16 on NVIDIA, mixed_bfloat16 on recent NVIDIA GPUs and TPUs); on CPUs they are slower. "
+        "Default: float32.",
     )
 
     evaluate = command("evaluate", _evaluate, "score a saved model on drawings: top-1/3/5 accuracy, MAP@3, per class")
     evaluate.add_argument("model", metavar="MODEL", help="model directory or Hub id (owner/name)")
-    evaluate.add_argument("--data", nargs="+", required=True, metavar="SOURCE", help=f"{data_help}; the test split of a dataset repository")
-    evaluate.add_argument("--classes", nargs="+", metavar="NAME", help="score only drawings of these labels (default: all the model's labels)")
     evaluate.add_argument(
-        "--max-per-class", type=_positive(int), metavar="N",
+        "--data",
+        nargs="+",
+        required=True,
+        metavar="SOURCE",
+        help=f"{data_help}; the test split of a dataset repository",
+    )
+    evaluate.add_argument(
+        "--classes",
+        nargs="+",
+        metavar="NAME",
+        help="score only drawings of these labels (default: all the model's labels)",
+    )
+    evaluate.add_argument(
+        "--max-per-class",
+        type=_positive(int),
+        metavar="N",
         help="use at most N drawings of each class",
     )
     evaluate.add_argument(
-        "--split", choices=["train", "validation", "test"],
-        help="score only this part of the seeded split that `train` makes of the same data (give training's --max-per-class and --seed)",
+        "--split",
+        choices=["train", "validation", "test"],
+        help="score only this part of the seeded split that `train` makes of the same data "
+        "(give training's --max-per-class and --seed)",
     )
     evaluate.add_argument("--seed", type=int, default=0, help="the split's seed (default: 0, as the recipes)")
     evaluate.add_argument(
-        "--early", action="store_true",
-        help="also print top-1 accuracy after the first 25/50/75/100%% of each drawing's points (with --out: early_recognition.png)",
+        "--early",
+        action="store_true",
+        help="also print top-1 accuracy after the first 25/50/75/100%% of each drawing's points "
+        "(with --out: early_recognition.png)",
     )
     evaluate.add_argument(
-        "--out", type=_out_dir, metavar="DIR",
+        "--out",
+        type=_out_dir,
+        metavar="DIR",
         help="write metrics.json, confusion_matrix.png and test_sketches.png here",
     )
 
@@ -205,7 +253,10 @@ def _parser():
     predict.add_argument("model", metavar="MODEL", help="model directory or Hub id (owner/name)")
     predict.add_argument("files", nargs="+", metavar="FILE", help=_FILES_HELP)
     predict.add_argument(
-        "--top-k", type=_positive(int), default=5, metavar="K",
+        "--top-k",
+        type=_positive(int),
+        default=5,
+        metavar="K",
         help="labels per drawing, at most the model's labels (default: 5)",
     )
 
@@ -218,7 +269,9 @@ def _parser():
     convert.add_argument("out", type=_out_dir, metavar="OUT", help="output folder (data/*.parquet and README.md)")
     convert.add_argument("--classes", nargs="+", metavar="NAME", help="class names (default: Google's 345 categories)")
     convert.add_argument(
-        "--max-per-class", type=_positive(int), metavar="N",
+        "--max-per-class",
+        type=_positive(int),
+        metavar="N",
         help="keep at most N drawings of each class",
     )
     convert.add_argument("--seed", type=int, default=0, help="seeds the split (default: 0)")
@@ -241,7 +294,10 @@ def _parser():
     render.add_argument("files", nargs="+", metavar="FILE", help=_FILES_HELP)
     render.add_argument("--out", required=True, type=_out_dir, metavar="DIR", help="folder for the PNG files")
     render.add_argument(
-        "--limit", type=_positive(int), default=16, metavar="N",
+        "--limit",
+        type=_positive(int),
+        default=16,
+        metavar="N",
         help="at most N drawings from each file (default: 16)",
     )
 
@@ -252,8 +308,15 @@ def _parser():
         "Serve a local web page with a canvas to draw on (mouse, pen or touch); the model's top-5 guesses update "
         "as you draw. Stop it with Ctrl+C. Needs FastAPI and uvicorn (pip install 'sketchkeras[serve]').",
     )
-    serve.add_argument("model", nargs="?", metavar="MODEL", help="model directory or Hub id (owner/name) (default: the bundled QD-35 model)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this computer only)")
+    serve.add_argument(
+        "model",
+        nargs="?",
+        metavar="MODEL",
+        help="model directory or Hub id (owner/name) (default: the bundled QD-35 model)",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this computer only)"
+    )
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default: 8000)")
     return parser
 
@@ -271,11 +334,20 @@ def _train(args):
         args.parser.error(f"argument --preset: invalid choice: {args.preset!r} (choose from {choices})")
     options = dict({**pipeline.RECIPES, "quickdraw345": dict(classes=None)}[args.recipe]) if args.recipe else {}
     given = dict(
-        source=_source(args.data), classes=args.classes, max_per_class=args.max_per_class, preset=args.preset,
+        source=_source(args.data),
+        classes=args.classes,
+        max_per_class=args.max_per_class,
+        preset=args.preset,
         pretrained=args.pretrained,
-        rnn_units=args.rnn_units, max_points=args.max_points, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, seed=args.seed, cut_fraction=args.cut_fraction,
-        time_budget=args.time_budget, verbose=0 if args.quiet else None,
+        rnn_units=args.rnn_units,
+        max_points=args.max_points,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        cut_fraction=args.cut_fraction,
+        time_budget=args.time_budget,
+        verbose=0 if args.quiet else None,
     )
     options.update({key: value for key, value in given.items() if value is not None})
     if options.get("source") is None:
@@ -308,7 +380,9 @@ def _evaluate(args):
     if args.classes:
         missing = [name for name in args.classes if name not in model.labels]
         if missing:
-            raise ValueError(f"the model has no label {', '.join(map(repr, missing))}; its labels are {', '.join(model.labels)}")
+            raise ValueError(
+                f"the model has no label {', '.join(map(repr, missing))}; its labels are {', '.join(model.labels)}"
+            )
         wanted = [model.labels.index(name) for name in args.classes]
         dataset = dataset.select(np.flatnonzero(np.isin(dataset["word"], wanted)))
     if dataset.num_rows == 0:
@@ -351,8 +425,13 @@ def _predict(args):
 def _convert(args):
     from sketchkeras.data import convert_to_parquet
 
-    out = convert_to_parquet(args.source, args.out, classes=args.classes, max_per_class=args.max_per_class, seed=args.seed)
-    print(f"wrote {out}: load it with sketchkeras.load_quickdraw({str(out)!r}); push it with: hf upload OWNER/NAME {out} --repo-type dataset")
+    out = convert_to_parquet(
+        args.source, args.out, classes=args.classes, max_per_class=args.max_per_class, seed=args.seed
+    )
+    print(
+        f"wrote {out}: load it with sketchkeras.load_quickdraw({str(out)!r}); "
+        f"push it with: hf upload OWNER/NAME {out} --repo-type dataset"
+    )
 
 
 def _push(args):
@@ -364,8 +443,12 @@ def _push(args):
     results = json.loads((directory / "sketchkeras.json").read_text())
     model = SketchClassifier.from_pretrained(directory)
     commit = model.push_to_hub(
-        args.repo_id, private=args.private or None, token=args.token, commit_message=args.message,
-        metrics=results["metrics"], training=results["training"],
+        args.repo_id,
+        private=args.private or None,
+        token=args.token,
+        commit_message=args.message,
+        metrics=results["metrics"],
+        training=results["training"],
     )
     print(f"pushed {directory} to {commit.commit_url}")
 
@@ -376,7 +459,10 @@ def _render(args):
     names = [Path(path).name for path in args.files]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
-        raise ValueError(f"several FILEs are named {', '.join(twice)}: their PNGs would overwrite each other; render them to separate --out folders")
+        raise ValueError(
+            f"several FILEs are named {', '.join(twice)}: their PNGs would overwrite each other; "
+            "render them to separate --out folders"
+        )
     out = Path(args.out)
     written = 0
     for path in args.files:
@@ -446,10 +532,11 @@ def _source(values):
 def _read_drawings(path):
     """Yields `(source, word or None, canonical strokes)` per drawing of a file; raises at the first bad one, and at
     the end of a file that holds no drawing."""
-    count = 0
-    for count, drawing in enumerate(_drawings_in(path), 1):
+    empty = True
+    for drawing in _drawings_in(path):
+        empty = False
         yield drawing
-    if count == 0:
+    if empty:
         raise ValueError(f"{path}: no drawings in this file")
 
 
@@ -493,7 +580,11 @@ def _json_drawing(drawing):
     """Stroke-3 rows `[dx, dy, pen_lifted]` as an array; Google's `[[xs, ys], ...]` as they are."""
     import numpy as np
 
-    if isinstance(drawing, list) and drawing and all(isinstance(row, list) and not any(isinstance(v, list) for v in row) for row in drawing):
+    if (
+        isinstance(drawing, list)
+        and drawing
+        and all(isinstance(row, list) and not any(isinstance(v, list) for v in row) for row in drawing)
+    ):
         try:
             return np.array(drawing, dtype=np.float64)
         except ValueError:  # ragged rows: canonical_strokes names the problem
@@ -502,7 +593,9 @@ def _json_drawing(drawing):
 
 
 def _scores(metrics):
-    scores = [f"{name} {metrics[key]:.4f}" if key == "map3" else f"{name} {metrics[key]:.2%}" for key, name in _SCORES.items()]
+    scores = [
+        f"{name} {metrics[key]:.4f}" if key == "map3" else f"{name} {metrics[key]:.2%}" for key, name in _SCORES.items()
+    ]
     return f"{'  '.join(scores)}  ({metrics['test_drawings']:,} drawings)"
 
 

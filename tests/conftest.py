@@ -6,9 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-QUICKDRAW = Path(
-    os.environ.get("SKETCHKERAS_QUICKDRAW", ROOT.parent / "shared" / "quickdraw")
-)
+QUICKDRAW = Path(os.environ.get("SKETCHKERAS_QUICKDRAW", ROOT.parent / "shared" / "quickdraw"))
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,17 @@ import pytest
 from huggingface_hub import ModelCard
 from test_hub import LAYOUT, hub  # noqa: F401  (the local Hub that pushes go to)
 
-from sketchkeras import SketchClassifier, bundled_model_dir, bundled_sample_dir, load_quickdraw, load_sketchrnn_npz, pipeline, split_dataset
-from sketchkeras_cli import RECIPE_NAMES, main
+from sketchkeras import (
+    SketchClassifier,
+    bundled_model_dir,
+    bundled_sample_dir,
+    load_quickdraw,
+    load_sketchrnn_npz,
+    pipeline,
+    split_dataset,
+)
 from sketchkeras.evaluation import evaluate_classifier
+from sketchkeras_cli import RECIPE_NAMES, main
 
 CLASSES = ["cat", "owl", "pig"]
 COMMANDS = ["train", "evaluate", "predict", "convert", "push", "render"]
@@ -35,10 +43,25 @@ def _run(argv):
 def run(tmp_path_factory):
     """`sketchkeras train`: a tiny model, one epoch on 3 classes x 40 drawings of the bundled sample."""
     run_dir = tmp_path_factory.mktemp("run")
-    status, out, err = _run([
-        "train", "--data", str(bundled_sample_dir()), "--classes", *CLASSES, "--max-per-class", "40",
-        "--out", str(run_dir), "--epochs", "1", "--rnn-units", "16", "--max-points", "32",
-    ])
+    status, out, err = _run(
+        [
+            "train",
+            "--data",
+            str(bundled_sample_dir()),
+            "--classes",
+            *CLASSES,
+            "--max-per-class",
+            "40",
+            "--out",
+            str(run_dir),
+            "--epochs",
+            "1",
+            "--rnn-units",
+            "16",
+            "--max-points",
+            "32",
+        ]
+    )
     assert status == 0, err
     return run_dir, out
 
@@ -71,12 +94,32 @@ def test_a_recipe_with_overrides_and_precision_reaches_run_training(monkeypatch,
         return {"metrics": {"top1": 0.5, "top3": 1.0, "top5": 1.0, "map3": 0.75, "test_drawings": 4}, "model_dir": "m"}
 
     monkeypatch.setattr(pipeline, "run_training", run_training)
-    argv = ["train", "qd35", "--out", str(tmp_path), "--epochs", "3", "--max-points", "64", "--precision", "mixed_bfloat16", "--resume"]
+    argv = [
+        "train",
+        "qd35",
+        "--out",
+        str(tmp_path),
+        "--epochs",
+        "3",
+        "--max-points",
+        "64",
+        "--precision",
+        "mixed_bfloat16",
+        "--resume",
+    ]
     status, out, err = _run(argv)
     assert status == 0, err
-    assert calls == [({**pipeline.RECIPES["qd35"], "epochs": 3, "max_points": 64, "run_dir": str(tmp_path), "resume": True}, "mixed_bfloat16")]
+    assert calls == [
+        (
+            {**pipeline.RECIPES["qd35"], "epochs": 3, "max_points": 64, "run_dir": str(tmp_path), "resume": True},
+            "mixed_bfloat16",
+        )
+    ]
     assert keras.mixed_precision.global_policy().name == "float32"  # only for the run
-    assert out == f"test: top-1 50.00%  top-3 100.00%  top-5 100.00%  MAP@3 0.7500  (4 drawings)\nrun directory: {tmp_path} (metrics.json, plots); model: m\n"
+    assert (
+        out == "test: top-1 50.00%  top-3 100.00%  top-5 100.00%  MAP@3 0.7500  (4 drawings)\n"
+        f"run directory: {tmp_path} (metrics.json, plots); model: m\n"
+    )
 
 
 def test_predict_prints_one_json_line_per_drawing(run, quickdraw_dir):
@@ -84,7 +127,9 @@ def test_predict_prints_one_json_line_per_drawing(run, quickdraw_dir):
     status, out, err = _run(["predict", str(run[0] / "model"), str(path), "--top-k", "2"])
     assert status == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
-    assert [line["source"] for line in lines] == [f"{path}:{n}" for n in range(1, len(path.read_text().splitlines()) + 1)]
+    assert [line["source"] for line in lines] == [
+        f"{path}:{n}" for n in range(1, len(path.read_text().splitlines()) + 1)
+    ]
     for line in lines:
         labels, probabilities = zip(*line["predictions"])
         assert len(labels) == 2 and set(labels) <= set(CLASSES)
@@ -105,12 +150,19 @@ def test_predict_reads_every_file_type_alike(run, quickdraw_dir, tmp_path):
     assert status == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["source"] for line in lines] == [
-        f"{files[0]}:1", f"{files[1]}[0]", f"{files[1]}[1]", str(files[2]), f"{files[3]}:test[0]", f"{files[3]}:test[1]",
+        f"{files[0]}:1",
+        f"{files[1]}[0]",
+        f"{files[1]}[1]",
+        str(files[2]),
+        f"{files[3]}:test[0]",
+        f"{files[3]}:test[1]",
     ]
     same_drawing = [line["predictions"] for line in lines[:4]]
     labels = [[label for label, _ in p] for p in same_drawing]
     assert labels == [labels[0]] * 4
-    np.testing.assert_allclose([[p for _, p in ps] for ps in same_drawing], [[p for _, p in same_drawing[0]]] * 4, atol=1e-5)
+    np.testing.assert_allclose(
+        [[p for _, p in ps] for ps in same_drawing], [[p for _, p in same_drawing[0]]] * 4, atol=1e-5
+    )
 
 
 def test_a_bad_drawing_stops_predict_naming_its_file_and_line(run, quickdraw_dir, tmp_path):
@@ -160,15 +212,29 @@ def test_usage_errors_exit_2_and_list_the_recipes(tmp_path):
 
 def test_evaluate_scores_the_models_labels_and_writes_its_results(run, tmp_path):
     out_dir = tmp_path / "eval"
-    status, out, err = _run([
-        "evaluate", str(run[0] / "model"), "--data", str(bundled_sample_dir()), "--classes", "owl", "cat",
-        "--max-per-class", "10", "--out", str(out_dir),
-    ])
+    status, out, err = _run(
+        [
+            "evaluate",
+            str(run[0] / "model"),
+            "--data",
+            str(bundled_sample_dir()),
+            "--classes",
+            "owl",
+            "cat",
+            "--max-per-class",
+            "10",
+            "--out",
+            str(out_dir),
+        ]
+    )
     assert status == 0, err
     model = SketchClassifier.from_pretrained(run[0] / "model")
     data = load_quickdraw(bundled_sample_dir(), classes=CLASSES, max_per_class=10)
     expected = evaluate_classifier(model, data.select(range(20)))  # the cats and owls come first
-    assert out.startswith(f"top-1 {expected['top1']:.2%}  top-3 {expected['top3']:.2%}  top-5 {expected['top5']:.2%}  MAP@3 {expected['map3']:.4f}  (20 drawings)")
+    assert out.startswith(
+        f"top-1 {expected['top1']:.2%}  top-3 {expected['top3']:.2%}  top-5 {expected['top5']:.2%}  "
+        f"MAP@3 {expected['map3']:.4f}  (20 drawings)"
+    )
     written = json.loads((out_dir / "metrics.json").read_text())
     assert {k: written[k] for k in expected} == expected and written["dataset"] == str(bundled_sample_dir())
     assert _png_size(out_dir / "confusion_matrix.png")[0] > 0 and _png_size(out_dir / "test_sketches.png")[0] > 0
@@ -178,10 +244,21 @@ def test_evaluate_scores_the_models_labels_and_writes_its_results(run, tmp_path)
 
 def test_evaluate_early_on_the_bundled_models_test_split(tmp_path):
     out_dir = tmp_path / "early"
-    status, out, err = _run([
-        "evaluate", str(bundled_model_dir()), "--data", str(bundled_sample_dir()), "--max-per-class", "400",
-        "--split", "test", "--early", "--out", str(out_dir),
-    ])
+    status, out, err = _run(
+        [
+            "evaluate",
+            str(bundled_model_dir()),
+            "--data",
+            str(bundled_sample_dir()),
+            "--max-per-class",
+            "400",
+            "--split",
+            "test",
+            "--early",
+            "--out",
+            str(out_dir),
+        ]
+    )
     assert status == 0, err
     # The split is the one training made: the scores are the ones saved with the model.
     saved = json.loads((bundled_model_dir() / "sketchkeras.json").read_text())["metrics"]
@@ -197,7 +274,9 @@ def test_evaluate_early_on_the_bundled_models_test_split(tmp_path):
 def test_convert_writes_parquet_that_load_quickdraw_reads_back(quickdraw_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     source, out = quickdraw_dir / "simplified", tmp_path / "converted"
-    status, stdout, err = _run(["convert", str(source), str(out), "--classes", "cat", "owl", "--max-per-class", "20", "--seed", "3"])
+    status, stdout, err = _run(
+        ["convert", str(source), str(out), "--classes", "cat", "owl", "--max-per-class", "20", "--seed", "3"]
+    )
     assert status == 0, err
     assert stdout.startswith(f"wrote {out}: load it with sketchkeras.load_quickdraw(")
     assert "license: cc-by-4.0" in (out / "README.md").read_text()
@@ -217,13 +296,17 @@ def test_render_writes_one_png_per_drawing(quickdraw_dir, tmp_path):
     assert sorted(p.name for p in (tmp_path / "png").iterdir()) == names
     for path in (tmp_path / "png").iterdir():
         assert _png_size(path) == (256, 256)
-    status, _, err = _run(["render", str(files[0]), str(quickdraw_dir / "raw" / "owl.ndjson"), "--out", str(tmp_path / "two")])
+    status, _, err = _run(
+        ["render", str(files[0]), str(quickdraw_dir / "raw" / "owl.ndjson"), "--out", str(tmp_path / "two")]
+    )
     assert status == 1 and "several FILEs are named owl.ndjson" in err and not (tmp_path / "two").exists()
 
 
 def test_push_uploads_the_directory_with_its_real_metrics(run, hub, tmp_path):  # noqa: F811
     model_dir = run[0] / "model"
-    status, out, err = _run(["push", str(model_dir), "owner/sketch", "--private", "--token", "hf_test", "--message", "From the CLI"])
+    status, out, err = _run(
+        ["push", str(model_dir), "owner/sketch", "--private", "--token", "hf_test", "--message", "From the CLI"]
+    )
     assert status == 0, err
     assert hub.created == [{"name": "sketch", "organization": "owner", "visibility": "private"}]
     [commit] = hub.commits
@@ -254,10 +337,24 @@ def test_push_to_an_unreachable_hub_is_a_one_line_error(run, monkeypatch):
     status, _, err = _run(["push", str(run[0] / "model"), "owner/sketch", "--token", "hf_test"])
     assert status == 1 and err.startswith("sketchkeras push: error: ") and "Connection refused" in err
 
+
 def test_train_output_is_one_line_per_epoch_when_stdout_is_a_file(quickdraw_dir, tmp_path):
     argv = [
-        "train", "--data", str(quickdraw_dir / "simplified"), "--classes", *CLASSES, "--max-per-class", "20",
-        "--out", str(tmp_path / "run"), "--epochs", "2", "--rnn-units", "8", "--max-points", "32",
+        "train",
+        "--data",
+        str(quickdraw_dir / "simplified"),
+        "--classes",
+        *CLASSES,
+        "--max-per-class",
+        "20",
+        "--out",
+        str(tmp_path / "run"),
+        "--epochs",
+        "2",
+        "--rnn-units",
+        "8",
+        "--max-points",
+        "32",
     ]
     with open(tmp_path / "log", "w") as log:
         command = [sys.executable, "-m", "sketchkeras", *argv]
@@ -271,32 +368,63 @@ def test_train_output_is_one_line_per_epoch_when_stdout_is_a_file(quickdraw_dir,
 
 
 def test_quiet_prints_only_the_scores(quickdraw_dir, tmp_path):
-    status, out, err = _run([
-        "train", "--data", str(quickdraw_dir / "simplified"), "--classes", *CLASSES, "--max-per-class", "20",
-        "--out", str(tmp_path), "--epochs", "1", "--rnn-units", "8", "--max-points", "32", "--quiet",
-    ])
+    status, out, err = _run(
+        [
+            "train",
+            "--data",
+            str(quickdraw_dir / "simplified"),
+            "--classes",
+            *CLASSES,
+            "--max-per-class",
+            "20",
+            "--out",
+            str(tmp_path),
+            "--epochs",
+            "1",
+            "--rnn-units",
+            "8",
+            "--max-points",
+            "32",
+            "--quiet",
+        ]
+    )
     assert status == 0, err
     assert [line.split(":")[0] for line in out.splitlines()] == ["test", "run directory"]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["predict", "M", "f.ndjson", "--top-k", "0"], "argument --top-k: 0 must be at least 1"),
-    (["predict", "M", "f.ndjson", "--top-k", "-1"], "argument --top-k: -1 must be at least 1"),
-    (["train", "qd35", "--out", "{tmp}", "--batch-size", "0"], "argument --batch-size: 0 must be at least 1"),
-    (["train", "qd35", "--out", "{tmp}", "--max-per-class", "0"], "argument --max-per-class: 0 must be at least 1"),
-    (["train", "qd35", "--out", "{tmp}", "--epochs", "two"], "argument --epochs: 'two' is not an integer"),
-    (["train", "qd35", "--out", "{tmp}", "--learning-rate", "nan"], "argument --learning-rate: nan must be above 0"),
-    (["train", "qd35", "--out", "{tmp}", "--cut-fraction", "1.5"], "argument --cut-fraction: 1.5 must be from 0 to 1"),
-    (["train", "qd35", "--out", "{tmp}", "--cut-fraction", "nan"], "argument --cut-fraction: nan must be from 0 to 1"),
-    (["train", "qd35", "--out", "{tmp}", "--preset", "huge"], "argument --preset: invalid choice: 'huge' (choose from"),
-    (["evaluate", "M", "--data", "d", "--max-per-class", "0"], "argument --max-per-class: 0 must be at least 1"),
-    (["render", "f.ndjson", "--out", "{tmp}", "--limit", "0"], "argument --limit: 0 must be at least 1"),
-    (["train", "qd35", "--out", "{tmp}/file"], "argument --out: {tmp}/file is a file, not a folder"),
-    (["train", "qd35", "--out", "{tmp}/file/run"], "--out: {tmp}/file/run is under {tmp}/file, which is a file"),
-    (["render", "f.ndjson", "--out", "{tmp}/file"], "argument --out: {tmp}/file is a file, not a folder"),
-    (["evaluate", "M", "--data", "d", "--out", "{tmp}/file"], "argument --out: {tmp}/file is a file, not a folder"),
-    (["convert", "d", "{tmp}/file/out"], "argument OUT: {tmp}/file/out is under {tmp}/file, which is a file"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["predict", "M", "f.ndjson", "--top-k", "0"], "argument --top-k: 0 must be at least 1"),
+        (["predict", "M", "f.ndjson", "--top-k", "-1"], "argument --top-k: -1 must be at least 1"),
+        (["train", "qd35", "--out", "{tmp}", "--batch-size", "0"], "argument --batch-size: 0 must be at least 1"),
+        (["train", "qd35", "--out", "{tmp}", "--max-per-class", "0"], "argument --max-per-class: 0 must be at least 1"),
+        (["train", "qd35", "--out", "{tmp}", "--epochs", "two"], "argument --epochs: 'two' is not an integer"),
+        (
+            ["train", "qd35", "--out", "{tmp}", "--learning-rate", "nan"],
+            "argument --learning-rate: nan must be above 0",
+        ),
+        (
+            ["train", "qd35", "--out", "{tmp}", "--cut-fraction", "1.5"],
+            "argument --cut-fraction: 1.5 must be from 0 to 1",
+        ),
+        (
+            ["train", "qd35", "--out", "{tmp}", "--cut-fraction", "nan"],
+            "argument --cut-fraction: nan must be from 0 to 1",
+        ),
+        (
+            ["train", "qd35", "--out", "{tmp}", "--preset", "huge"],
+            "argument --preset: invalid choice: 'huge' (choose from",
+        ),
+        (["evaluate", "M", "--data", "d", "--max-per-class", "0"], "argument --max-per-class: 0 must be at least 1"),
+        (["render", "f.ndjson", "--out", "{tmp}", "--limit", "0"], "argument --limit: 0 must be at least 1"),
+        (["train", "qd35", "--out", "{tmp}/file"], "argument --out: {tmp}/file is a file, not a folder"),
+        (["train", "qd35", "--out", "{tmp}/file/run"], "--out: {tmp}/file/run is under {tmp}/file, which is a file"),
+        (["render", "f.ndjson", "--out", "{tmp}/file"], "argument --out: {tmp}/file is a file, not a folder"),
+        (["evaluate", "M", "--data", "d", "--out", "{tmp}/file"], "argument --out: {tmp}/file is a file, not a folder"),
+        (["convert", "d", "{tmp}/file/out"], "argument OUT: {tmp}/file/out is under {tmp}/file, which is a file"),
+    ],
+)
 def test_bad_values_and_outputs_are_usage_errors_before_any_work(argv, message, tmp_path):
     (tmp_path / "file").write_text("")
     status, out, err = _run([arg.format(tmp=tmp_path) for arg in argv])
@@ -350,7 +478,8 @@ def test_help_imports_neither_the_package_nor_keras():
         "import sys, contextlib, io, sketchkeras_cli\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    status = sketchkeras_cli.main(['train', '--help'])\n"
-        "print(status, sorted(m for m in ('sketchkeras', 'keras', 'datasets', 'jax', 'torch', 'tensorflow') if m in sys.modules))"
+        "heavy = ('sketchkeras', 'keras', 'datasets', 'jax', 'torch', 'tensorflow')\n"
+        "print(status, sorted(m for m in heavy if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout == "0 []\n", result.stderr
@@ -360,7 +489,16 @@ def test_tensorflows_start_up_notices_stay_off_the_commands_stderr(tmp_path):
     drawing = tmp_path / "square.ndjson"
     drawing.write_text('{"word": "square", "drawing": [[[0, 255, 255, 0, 0], [0, 0, 255, 255, 0]]]}\n')
     env = {key: value for key, value in os.environ.items() if not key.startswith("TF_")}
-    command = [sys.executable, "-m", "sketchkeras_cli", "predict", str(bundled_model_dir()), str(drawing), "--top-k", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "sketchkeras_cli",
+        "predict",
+        str(bundled_model_dir()),
+        str(drawing),
+        "--top-k",
+        "1",
+    ]
     result = subprocess.run(command, env={**env, "KERAS_BACKEND": "tensorflow"}, capture_output=True, text=True)
     assert result.returncode == 0 and json.loads(result.stdout)["predictions"][0][0] == "square", result.stderr
     assert result.stderr == ""

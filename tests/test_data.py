@@ -68,7 +68,15 @@ def test_sketchrnn_npz_loads_into_its_splits(quickdraw_dir):
 
 def test_bad_records_are_skipped_counted_and_named(tmp_path, quickdraw_dir):
     good = (quickdraw_dir / "simplified" / "cat.ndjson").read_text().splitlines()[:3]
-    lines = good[:1] + ["{broken", json.dumps({"word": "unicorn", "drawing": [[[1], [1]]]}), json.dumps({"word": "cat", "drawing": [[[1, 2], [1]]]})] + good[1:]
+    lines = (
+        good[:1]
+        + [
+            "{broken",
+            json.dumps({"word": "unicorn", "drawing": [[[1], [1]]]}),
+            json.dumps({"word": "cat", "drawing": [[[1, 2], [1]]]}),
+        ]
+        + good[1:]
+    )
     (tmp_path / "cat.ndjson").write_text("\n".join(lines))
     with pytest.warns(SkippedRecordsWarning) as caught:
         ds = load_quickdraw(tmp_path)

@@ -95,7 +95,10 @@ def _results(process, out):
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr[-3000:]
     return {
-        name: {key: [np.asarray(w) for w in value] if key in ("initial", "weights") else value for key, value in run.items()}
+        name: {
+            key: [np.asarray(w) for w in value] if key in ("initial", "weights") else value
+            for key, value in run.items()
+        }
         for name, run in json.loads(out.read_text()).items()
     }
 
@@ -156,4 +159,3 @@ def test_two_processes_train_as_one(runs):
 def test_other_backends_are_refused_with_guidance():
     with pytest.raises(NotImplementedError, match="MirroredStrategy.*DistributedDataParallel"):
         data_parallel()
-

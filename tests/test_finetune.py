@@ -73,16 +73,41 @@ def test_preset_and_label_mistakes_are_named(call, message):
 
 def test_train_from_the_shipped_model(quickdraw_dir, tmp_path):
     run_dir = tmp_path / "run"
-    status, out, err = _run([
-        "train", "--from", "qd35", "--data", str(quickdraw_dir / "simplified"), "--classes", *NEW,
-        "--max-per-class", "40", "--epochs", "1", "--out", str(run_dir), "--quiet",
-    ])
+    status, out, err = _run(
+        [
+            "train",
+            "--from",
+            "qd35",
+            "--data",
+            str(quickdraw_dir / "simplified"),
+            "--classes",
+            *NEW,
+            "--max-per-class",
+            "40",
+            "--epochs",
+            "1",
+            "--out",
+            str(run_dir),
+            "--quiet",
+        ]
+    )
     assert status == 0, err
     summary = json.loads((run_dir / "metrics.json").read_text())
     assert summary["training"]["fine_tuned_from"] == "qd35" and "preset" not in summary["training"]
     tuned = SketchClassifier.from_pretrained(run_dir / "model")
     assert tuned.labels == NEW
     assert tuned.get_config() == {**SketchClassifier.from_pretrained(bundled_model_dir()).get_config(), "labels": NEW}
-    status, _, err = _run(["train", "--from", "qd35", "--preset", "geron", "--data", str(bundled_sample_dir()),
-                           "--out", str(tmp_path / "x")])
+    status, _, err = _run(
+        [
+            "train",
+            "--from",
+            "qd35",
+            "--preset",
+            "geron",
+            "--data",
+            str(bundled_sample_dir()),
+            "--out",
+            str(tmp_path / "x"),
+        ]
+    )
     assert status == 2 and "--from and --preset exclude each other" in err

@@ -23,8 +23,21 @@ from sketchkeras.strokes import read_ndjson
 SEED = 13
 ERRORS = (DrawingError, ValueError, OSError)  # what sketchkeras documents raising on bad input
 # Finite numbers at the edges of float64, and literals that Python's json reads as inf or as an int past float64.
-EXTREMES = ["1e308", "-1e308", "1.7976931348623157e308", "1e-320", "-1e-320", "5e-324", "-0.0", "1e300", "1e400",
-            "-1e400", "1" + "0" * 400, "NaN", "Infinity"]
+EXTREMES = [
+    "1e308",
+    "-1e308",
+    "1.7976931348623157e308",
+    "1e-320",
+    "-1e-320",
+    "5e-324",
+    "-0.0",
+    "1e300",
+    "1e400",
+    "-1e400",
+    "1" + "0" * 400,
+    "NaN",
+    "Infinity",
+]
 SWAPS = ['"5"', "null", "true", "[1]", "{}", '"cat"', "[]", "[[]]"]
 INVALID_UTF8 = [b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\x80", b"\xf8\x88\x80\x80\x80"]
 MARK = '"@@fuzz@@"'
@@ -101,7 +114,7 @@ def _mutate_bytes(rng, data):
         for _ in range(rng.randint(1, 4)):
             data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
     elif kind == 1:
-        del data[rng.randrange(1, len(data)):]
+        del data[rng.randrange(1, len(data)) :]
     else:
         at = rng.randrange(len(data) + 1)
         data[at:at] = rng.choice(INVALID_UTF8)

@@ -35,10 +35,15 @@ from huggingface_hub import EvalResultEntry, ModelCard, eval_result_entries_to_y
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
 from sketchkeras import (
-    SketchClassifier, UnsafeModelError, bundled_model_dir, load_quickdraw, pad_strokes, split_dataset,
+    SketchClassifier,
+    UnsafeModelError,
+    bundled_model_dir,
+    load_quickdraw,
+    pad_strokes,
+    split_dataset,
 )
-from sketchkeras_cli import main
 from sketchkeras.hub import EVAL_RESULTS_FILE, InvalidModelError
+from sketchkeras_cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ("jax", "torch", "tensorflow")
@@ -119,7 +124,10 @@ def _run_snippets(card_text):
 
 def test_directory_is_keras_layout_plus_results_and_card(saved, trained):
     assert _files(saved).keys() == LAYOUT
-    assert json.loads((saved / "sketchkeras.json").read_text()) == {"metrics": trained.metrics, "training": trained.training}
+    assert json.loads((saved / "sketchkeras.json").read_text()) == {
+        "metrics": trained.metrics,
+        "training": trained.training,
+    }
     loaded = SketchClassifier.from_pretrained(saved)
     assert isinstance(loaded, SketchClassifier)
     assert loaded.labels == CLASSES and loaded.max_points == 64
@@ -142,7 +150,10 @@ def test_saved_directory_predicts_the_same_under_another_backend(other, saved, t
     (tmp_path / "strokes.json").write_text(json.dumps([s.tolist() for s in trained.strokes]))
     out = subprocess.run(
         [sys.executable, "-c", _PREDICT, str(saved), str(tmp_path / "strokes.json")],
-        env={**os.environ, "KERAS_BACKEND": other}, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "KERAS_BACKEND": other},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     theirs = np.array(json.loads(next(line[6:] for line in out.stdout.splitlines() if line.startswith("PROBS "))))
@@ -157,8 +168,19 @@ def _lambda_config():
     "tamper, message",
     [
         (lambda config: _lambda_config(), "describes keras.layers.Lambda"),
-        (lambda config: {**config, "module": "evil.payload", "class_name": "Payload", "registered_name": "evil>Payload"}, "describes evil>Payload"),
-        (lambda config: {**config, "config": {**config["config"], "rnn": _lambda_config()}}, "asks for keras.layers.Lambda inside"),
+        (
+            lambda config: {
+                **config,
+                "module": "evil.payload",
+                "class_name": "Payload",
+                "registered_name": "evil>Payload",
+            },
+            "describes evil>Payload",
+        ),
+        (
+            lambda config: {**config, "config": {**config["config"], "rnn": _lambda_config()}},
+            "asks for keras.layers.Lambda inside",
+        ),
     ],
     ids=["lambda-layer", "unknown-module", "nested-lambda"],
 )
@@ -265,9 +287,17 @@ _DAMAGE = {
     "config-list": ("config.json", lambda data: b"[]", "holds an array, not the JSON object a saved model's"),
     "config-string": ("config.json", lambda data: b'"SketchClassifier"', "holds a string, not the JSON object"),
     "config-truncated": ("config.json", lambda data: data[:30], "not valid JSON: Unterminated string .* column 12"),
-    "config-not-utf8": ("config.json", lambda data: b"\xff" + data, "not valid JSON: 'utf-8' codec can't decode byte 0xff"),
+    "config-not-utf8": (
+        "config.json",
+        lambda data: b"\xff" + data,
+        "not valid JSON: 'utf-8' codec can't decode byte 0xff",
+    ),
     "weights-missing": ("model.weights.h5", None, "no such file, so the model has no weights to load"),
-    "weights-random": ("model.weights.h5", _random, r"not a readable Keras weights file \(HDF5\): .*signature not found"),
+    "weights-random": (
+        "model.weights.h5",
+        _random,
+        r"not a readable Keras weights file \(HDF5\): .*signature not found",
+    ),
     "weights-truncated": ("model.weights.h5", lambda data: data[: len(data) // 2], r"not a readable .*truncated file"),
 }
 
@@ -307,18 +337,30 @@ def test_card_parses_and_reports_the_metrics_passed_in(saved, trained):
     assert f"| Top-1 accuracy | {metrics['top1']:.2%} |" in text and f"| MAP@3 | {metrics['map3']:.4f} |" in text
     per_class = dict(re.findall(r"^\| (\w+) \| ([\d.]+%) \|$", text, re.M))
     assert per_class == {label: f"{value:.2%}" for label, value in metrics["per_class"].items()}
-    assert f"4 of Google's 345 Quick, Draw! categories, in the order of the model's outputs:\n\n`cat`, `dog`, `pig`, `owl`" in text
-    for row in (f"| Keras backend | {training['backend']} |", "| Epochs | 2 |", "| Optimizer | Adam |", f"| Training drawings | {training['train_drawings']} |"):
+    assert (
+        "4 of Google's 345 Quick, Draw! categories, in the order of the model's outputs:\n\n`cat`, `dog`, `pig`, `owl`"
+        in text
+    )
+    for row in (
+        f"| Keras backend | {training['backend']} |",
+        "| Epochs | 2 |",
+        "| Optimizer | Adam |",
+        f"| Training drawings | {training['train_drawings']} |",
+    ):
         assert row in text
     assert "Only the first 64 points are kept." in text
     assert "1-D convolutions: 16 filters, kernel 5, stride 2." in text and "Recurrent layers: LSTM 16." in text
-    assert "The drawings are by Google LLC" in text and "[CC BY 4.0](https://creativecommons.org/licenses/by/4.0/)" in text
+    assert (
+        "The drawings are by Google LLC" in text and "[CC BY 4.0](https://creativecommons.org/licenses/by/4.0/)" in text
+    )
     assert "$" not in text
 
 
 def test_card_snippets_work_as_written(saved):
     text = (saved / "README.md").read_text()
-    assert [f'from_pretrained("{saved}")' in block or f'load_model("{saved}"' in block for block in _python_blocks(text)] == [True, True]
+    assert [
+        f'from_pretrained("{saved}")' in block or f'load_model("{saved}"' in block for block in _python_blocks(text)
+    ] == [True, True]
     printed = _run_snippets(text).splitlines()
     assert len(printed) == 3 and {line.split(":")[0] for line in printed} <= set(CLASSES)
 
@@ -421,12 +463,16 @@ def test_a_repo_missing_from_the_cache_is_a_clear_error(offline, hub_cache, hub,
         monkeypatch.delenv("HF_HUB_OFFLINE")
         monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     _cache_repo(hub_cache, REPO, _files(saved), MAIN)
-    with pytest.raises(LocalEntryNotFoundError, match=r"owner/absent \(revision main\) is not in the Hugging Face cache"):
+    with pytest.raises(
+        LocalEntryNotFoundError, match=r"owner/absent \(revision main\) is not in the Hugging Face cache"
+    ):
         SketchClassifier.from_pretrained("owner/absent", local_files_only=not offline)
     with pytest.raises(LocalEntryNotFoundError, match=rf"{REPO} \(revision {OLD}\) is not in the Hugging Face cache"):
         SketchClassifier.from_pretrained(REPO, revision=OLD, local_files_only=not offline)
     assert SketchClassifier.from_pretrained(REPO, local_files_only=not offline).labels == CLASSES
-    with pytest.raises(FileNotFoundError, match=r"no such directory, not a shipped model \(qd35\), and not a Hub repository id"):
+    with pytest.raises(
+        FileNotFoundError, match=r"no such directory, not a shipped model \(qd35\), and not a Hub repository id"
+    ):
         SketchClassifier.from_pretrained("no/such/directory")
     assert hub.requests == []
 
@@ -465,9 +511,16 @@ class _Hub(ThreadingHTTPServer):
             return 200, {"num": 1}
         if action == "discussions":
             return 200, {
-                "num": 1, "title": "PR", "author": {"name": "owner"}, "createdAt": "2026-01-01T00:00:00.000Z",
-                "status": "draft", "repo": {"name": repo_id, "type": "model"}, "isPullRequest": True,
-                "events": [], "changes": {"base": "refs/heads/main"}, "filesWithConflicts": [],
+                "num": 1,
+                "title": "PR",
+                "author": {"name": "owner"},
+                "createdAt": "2026-01-01T00:00:00.000Z",
+                "status": "draft",
+                "repo": {"name": repo_id, "type": "model"},
+                "isPullRequest": True,
+                "events": [],
+                "changes": {"base": "refs/heads/main"},
+                "filesWithConflicts": [],
             }
         if self.refuse_commits:
             return 403, {"error": f"You don't have the rights to push to {repo_id}"}
@@ -475,13 +528,19 @@ class _Hub(ThreadingHTTPServer):
         # without it (HF_HUB_DISABLE_XET=1), the commit asks for one with ?create_pr=1
         revision = "refs/pr/1" if query == "create_pr=1" else unquote(rest)
         lines = [json.loads(line) for line in body.splitlines()]
-        self.commits.append({
-            "repo_id": repo_id,
-            "revision": revision,
-            "keys": [line["key"] for line in lines],
-            "summary": lines[0]["value"]["summary"],
-            "files": {l["value"]["path"]: base64.b64decode(l["value"]["content"]) for l in lines if l["key"] == "file"},
-        })
+        self.commits.append(
+            {
+                "repo_id": repo_id,
+                "revision": revision,
+                "keys": [line["key"] for line in lines],
+                "summary": lines[0]["value"]["summary"],
+                "files": {
+                    line["value"]["path"]: base64.b64decode(line["value"]["content"])
+                    for line in lines
+                    if line["key"] == "file"
+                },
+            }
+        )
         pr = f"{self.url}/{repo_id}/discussions/1" if revision == "refs/pr/1" else None
         return 200, {"commitUrl": f"{self.url}/{repo_id}/commit/{MAIN}", "commitOid": MAIN, "pullRequestUrl": pr}
 
@@ -532,13 +591,22 @@ def hub(monkeypatch):
 
 
 def test_push_uploads_the_layout_and_a_card_that_loads_as_written(hub, trained, monkeypatch, tmp_path):
-    info = trained.model.push_to_hub(REPO, private=True, token="hf_test", metrics=trained.metrics, training=trained.training)
+    info = trained.model.push_to_hub(
+        REPO, private=True, token="hf_test", metrics=trained.metrics, training=trained.training
+    )
     assert hub.created == [{"name": "sketch", "organization": "owner", "visibility": "private"}]
     assert {auth for _, _, auth in hub.requests} == {"Bearer hf_test"}
     [commit] = hub.commits
-    assert (commit["repo_id"], commit["revision"], commit["summary"]) == (REPO, "main", "Upload sketchkeras SketchClassifier")
+    assert (commit["repo_id"], commit["revision"], commit["summary"]) == (
+        REPO,
+        "main",
+        "Upload sketchkeras SketchClassifier",
+    )
     assert set(commit["keys"]) == {"header", "file"} and commit["files"].keys() == LAYOUT | {EVAL_RESULTS_FILE}
-    assert parse_eval_result_entries(yaml.safe_load(commit["files"][EVAL_RESULTS_FILE]))[0].value == trained.metrics["top1"]
+    assert (
+        parse_eval_result_entries(yaml.safe_load(commit["files"][EVAL_RESULTS_FILE]))[0].value
+        == trained.metrics["top1"]
+    )
     assert info.oid == MAIN and info.pr_url is None
     results = json.loads(commit["files"]["sketchkeras.json"])
     assert results == {"metrics": trained.metrics, "training": trained.training}
@@ -550,7 +618,9 @@ def test_push_uploads_the_layout_and_a_card_that_loads_as_written(hub, trained, 
     _cache_repo(cache, REPO, commit["files"], MAIN)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
-    assert [f'from_pretrained("hf://{REPO}")' in b or f'load_model("hf://{REPO}"' in b for b in _python_blocks(card.text)] == [True, True]
+    assert [
+        f'from_pretrained("hf://{REPO}")' in b or f'load_model("hf://{REPO}"' in b for b in _python_blocks(card.text)
+    ] == [True, True]
     assert len(_run_snippets(card.text).splitlines()) == 3
     _assert_same_weights(SketchClassifier.from_pretrained(REPO), trained.model)
 
@@ -568,7 +638,10 @@ def test_push_with_create_pr_commits_to_a_pull_request(hub, trained):
 def test_a_failed_push_says_so_and_changes_nothing(hub, trained, saved):
     hub.refuse_commits = True
     files, weights = _files(saved), trained.model.get_weights()
-    with pytest.raises(HfHubHTTPError, match=f"(?s)403 Forbidden: You don't have the rights to push to {REPO}.*pushing the model to {REPO} failed"):
+    with pytest.raises(
+        HfHubHTTPError,
+        match=f"(?s)403 Forbidden: You don't have the rights to push to {REPO}.*pushing the model to {REPO} failed",
+    ):
         trained.model.push_to_hub(REPO, token="hf_test", metrics=trained.metrics, training=trained.training)
     assert hub.commits == []
     assert _files(saved) == files

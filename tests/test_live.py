@@ -95,8 +95,11 @@ def test_google_frame_is_the_default(model, drawings):
 def test_gru_layer_norm_and_strides_stream_exactly(drawings):
     keras.utils.set_random_seed(3)
     model = SketchClassifier(
-        CLASSES, conv_layers=[(16, 4, 1), (16, 3, 3), (24, 5, 2)], rnn_units=[16, 12, 8],
-        rnn="gru", normalization="layer",
+        CLASSES,
+        conv_layers=[(16, 4, 1), (16, 3, 3), (24, 5, 2)],
+        rnn_units=[16, 12, 8],
+        rnn="gru",
+        normalization="layer",
     )
     for drawing in drawings[:3]:
         streamed = _stream_every_point(model.start_stream(frame=_bounding_box(drawing)), drawing)
@@ -110,8 +113,9 @@ def _described(model):
         if isinstance(stage, ConvStage):
             kernel = tuple(stage.conv.kernel.shape)
             assert kernel == (stage.kernel_size, width, stage.filters)
-            described.append(("conv", stage.filters, stage.kernel_size, stage.strides, stage.padding,
-                              type(stage.norm).__name__))
+            described.append(
+                ("conv", stage.filters, stage.kernel_size, stage.strides, stage.padding, type(stage.norm).__name__)
+            )
             width = stage.filters
         else:
             assert isinstance(stage, RecurrentStage)
@@ -145,8 +149,12 @@ def test_stages_describe_the_bundled_encoder():
 
 def test_stages_follow_a_different_config():
     model = SketchClassifier(
-        CLASSES, conv_layers=[(16, 4, 1), (24, 3, 3)], rnn_units=[12, 10, 8], rnn="gru",
-        normalization="layer", bidirectional=True,
+        CLASSES,
+        conv_layers=[(16, 4, 1), (24, 3, 3)],
+        rnn_units=[12, 10, 8],
+        rnn="gru",
+        normalization="layer",
+        bidirectional=True,
     )
     assert _described(model) == [
         ("conv", 16, 4, 1, (1, 2), "LayerNormalization"),

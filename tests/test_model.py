@@ -44,12 +44,16 @@ def test_padding_never_changes_a_prediction(model, drawings):
     for length in (longest, 256):
         np.testing.assert_allclose(_run(model, drawings, length)[:3], tight, atol=1e-6, rtol=0)
     # batched with a much longer drawing
-    np.testing.assert_allclose(_run(model, drawings[:3] + [np.tile(drawings[0], (5, 1))], 300)[:3], tight, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(
+        _run(model, drawings[:3] + [np.tile(drawings[0], (5, 1))], 300)[:3], tight, atol=1e-6, rtol=0
+    )
 
 
 def test_padding_invariance_holds_for_bidirectional_gru_with_layer_norm(drawings):
     keras.utils.set_random_seed(2)
-    model = SketchClassifier(CLASSES, conv_layers=[(16, 3, 2)], rnn_units=[16, 16], bidirectional=True, rnn="gru", normalization="layer")
+    model = SketchClassifier(
+        CLASSES, conv_layers=[(16, 3, 2)], rnn_units=[16, 16], bidirectional=True, rnn="gru", normalization="layer"
+    )
     tight = np.concatenate([_run(model, [d], len(d)) for d in drawings[:2]])
     np.testing.assert_allclose(_run(model, drawings[:4], 200)[:2], tight, atol=1e-6, rtol=0)
 
@@ -76,11 +80,16 @@ def test_masked_conv1d_strides_and_mask():
     mask = np.arange(9)[None] < np.array([[9], [4]])
     out = conv(x, mask=mask)
     assert tuple(out.shape) == (2, 5, 2)
-    assert keras.ops.convert_to_numpy(conv.compute_mask(x, mask)).tolist() == [[True] * 5, [True, True, False, False, False]]
+    assert keras.ops.convert_to_numpy(conv.compute_mask(x, mask)).tolist() == [
+        [True] * 5,
+        [True, True, False, False, False],
+    ]
     # valid steps of the second row do not see what lies in its padding
     y = x.copy()
     y[1, 4:] = 123.0
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(conv(y, mask=mask))[1, :2], keras.ops.convert_to_numpy(out)[1, :2])
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(conv(y, mask=mask))[1, :2], keras.ops.convert_to_numpy(out)[1, :2]
+    )
     # and a Keras mask flows through it in a functional model
     inputs = keras.Input((None, 3))
     masked = keras.layers.Masking(mask_value=-1.0)(inputs)
@@ -127,7 +136,9 @@ def test_one_point_long_drawings_and_batch_of_one(model, drawings):
     assert one_point.shape == (1, 4) and np.isclose(one_point.sum(), 1, atol=1e-5)
     long = np.tile(drawings[0], (40, 1))
     assert len(long) > model.max_points
-    np.testing.assert_allclose(model.predict_strokes([long]), model.predict_strokes([long[: model.max_points]]), atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict_strokes([long]), model.predict_strokes([long[: model.max_points]]), atol=1e-6
+    )
     many = model.predict_strokes(drawings)
     np.testing.assert_allclose(model.predict_strokes(drawings[3:4]), many[3:4], atol=1e-6)
 
@@ -167,7 +178,9 @@ def test_fused_lstm_gradients_equal_keras_lstm_under_torch(drawings):
     gradients = []
     for layer in (fused, plain):
         loss = (layer(x) * target).sum()
-        gradients.append([g.numpy() for g in torch.autograd.grad(loss, [x, *(w.value for w in layer.trainable_weights)])])
+        gradients.append(
+            [g.numpy() for g in torch.autograd.grad(loss, [x, *(w.value for w in layer.trainable_weights)])]
+        )
     assert len(x) >= 20 and len(gradients[0]) == 4  # inputs, kernel, recurrent kernel, bias
     for got, want in zip(*gradients):
         np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)

@@ -27,7 +27,10 @@ def predict_under(backend, model_path, strokes_path):
     env = {**os.environ, "KERAS_BACKEND": backend}
     out = subprocess.run(
         [sys.executable, "-c", _PREDICT, str(model_path), str(strokes_path)],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     line = next(line for line in out.stdout.splitlines() if line.startswith("PROBS "))

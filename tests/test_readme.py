@@ -25,3 +25,18 @@ def test_the_live_recognition_example_runs():
     exec(code, namespace)
     stream = namespace["stream"]
     assert stream.points == 5 and len(stream.guesses) == 5
+
+
+def test_the_fine_tuning_example_runs_on_real_drawings(quickdraw_dir, tmp_path, monkeypatch):
+    """The example as written, its folder of drawings being three real classes of the shared data."""
+    code = next(example for example in EXAMPLES if "labels=[" in example and "trainable" in example)
+    folder = tmp_path / "my_drawings"
+    folder.mkdir()
+    for word in ("cat", "owl", "hedgehog"):
+        lines = (quickdraw_dir / "simplified" / f"{word}.ndjson").read_text().splitlines()[:30]
+        (folder / f"{word}.ndjson").write_text("\n".join(lines) + "\n")
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(code, namespace)
+    assert namespace["model"].labels == ["cat", "owl", "hedgehog"] and namespace["data"].num_rows == 90
+    assert len(namespace["history"]["loss"]) == 15 and not namespace["model"].encoder.trainable

@@ -24,7 +24,10 @@ def test_quickdraw345_streams_trains_scores_and_saves_a_model(tmp_path, quickdra
         env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
     out = subprocess.run(
         [sys.executable, str(ROOT / "recipes" / "quickdraw345.py"), *args],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "test top-1" in out.stdout

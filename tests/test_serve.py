@@ -11,7 +11,6 @@ import threading
 import time
 
 import numpy as np
-
 import pytest
 from fastapi.testclient import TestClient
 from test_cli import _run  # main(argv) -> exit status, stdout, stderr
@@ -20,7 +19,15 @@ import sketchkeras.serve as serve_module
 from sketchkeras import DrawingError, SketchClassifier, bundled_model_dir
 from sketchkeras.data import BUCKET_LENGTHS
 from sketchkeras.serve import (
-    MAX_BODY_BYTES, MAX_COORDINATE, MAX_POINTS, MAX_STROKES, SECURITY_HEADERS, WEB_DIR, create_app, server, warm_up,
+    MAX_BODY_BYTES,
+    MAX_COORDINATE,
+    MAX_POINTS,
+    MAX_STROKES,
+    SECURITY_HEADERS,
+    WEB_DIR,
+    create_app,
+    server,
+    warm_up,
 )
 
 LABELS = ["cat", "dog", "owl", "pig", "ant", "bee"]
@@ -70,7 +77,9 @@ def test_a_real_raw_drawing_gets_the_guesses_of_predict_drawings(client, model, 
     assert answer.status_code == 200
     assert answer.json() == {"guesses": [{"label": label, "probability": p} for label, p in expected]}
     top5 = client.post("/api/predict", json={"drawing": record["drawing"]}).json()["guesses"]
-    assert [(g["label"], g["probability"]) for g in top5] == model.predict_drawings([record["drawing"]], format="raw")[0]
+    assert [(g["label"], g["probability"]) for g in top5] == model.predict_drawings([record["drawing"]], format="raw")[
+        0
+    ]
 
 
 def test_a_drawing_at_every_limit_is_accepted(client):
@@ -98,30 +107,82 @@ BAD_REQUESTS = {
     "malformed JSON": (b'{"drawing": [', 400, "malformed JSON: Expecting value: line 1 column 14 (char 13)"),
     "NaN": (b'{"drawing": [[[NaN], [1], [0]]]}', 400, "malformed JSON: NaN is not a JSON number"),
     "-Infinity": (b'{"drawing": [[[1], [-Infinity], [0]]]}', 400, "malformed JSON: -Infinity is not a JSON number"),
-    "a float that overflows": (b'{"drawing": [[[1e400], [1], [0]]]}', 422, "stroke 0 xs[0]: Input should be a finite number"),
+    "a float that overflows": (
+        b'{"drawing": [[[1e400], [1], [0]]]}',
+        422,
+        "stroke 0 xs[0]: Input should be a finite number",
+    ),
     "deep nesting": (b"[" * 100_000, 400, "malformed JSON: nested too deeply"),
-    "not an object": (b"[[[1], [1], [0]]]", 422, 'the request body must be a JSON object {"drawing": [[xs, ys, ts], ...], "top_k": 5}'),
+    "not an object": (
+        b"[[[1], [1], [0]]]",
+        422,
+        'the request body must be a JSON object {"drawing": [[xs, ys, ts], ...], "top_k": 5}',
+    ),
     "no drawing": ({"top_k": 1}, 422, "drawing: Field required"),
     "an unknown key": ({"drawing": [STROKE], "topk": 3}, 422, "topk: Extra inputs are not permitted"),
     "no timestamps (simplified format)": ({"drawing": [STROKE[:2]]}, 422, "stroke 0 ts: Field required"),
     "a flat stroke": ({"drawing": [[0, 40, 80]]}, 422, "stroke 0 xs: Input should be a valid list"),
-    "four lists in a stroke": ({"drawing": [[*STROKE, [1, 1, 1]]]}, 422, "stroke 0: Tuple should have at most 3 items after validation, not 4"),
-    "a string coordinate": ({"drawing": [[[0, "40", 80], *STROKE[1:]]]}, 422, "stroke 0 xs[1]: Input should be a valid number"),
-    "a boolean coordinate": ({"drawing": [[STROKE[0], [0, True, 1], STROKE[2]]]}, 422, "stroke 0 ys[1]: Input should be a valid number"),
-    "a ragged stroke": ({"drawing": [STROKE] * 3 + [[[1, 2, 3, 4, 5], [1, 2, 3, 4], [0, 1, 2, 3, 4]]]}, 422, "stroke 3: xs has 5 values but ys has 4"),
+    "four lists in a stroke": (
+        {"drawing": [[*STROKE, [1, 1, 1]]]},
+        422,
+        "stroke 0: Tuple should have at most 3 items after validation, not 4",
+    ),
+    "a string coordinate": (
+        {"drawing": [[[0, "40", 80], *STROKE[1:]]]},
+        422,
+        "stroke 0 xs[1]: Input should be a valid number",
+    ),
+    "a boolean coordinate": (
+        {"drawing": [[STROKE[0], [0, True, 1], STROKE[2]]]},
+        422,
+        "stroke 0 ys[1]: Input should be a valid number",
+    ),
+    "a ragged stroke": (
+        {"drawing": [STROKE] * 3 + [[[1, 2, 3, 4, 5], [1, 2, 3, 4], [0, 1, 2, 3, 4]]]},
+        422,
+        "stroke 3: xs has 5 values but ys has 4",
+    ),
     "ragged timestamps": ({"drawing": [[*STROKE[:2], [0, 16]]]}, 422, "stroke 0: xs has 3 values but ts has 2"),
     "an empty drawing": ({"drawing": []}, 422, "the drawing has no strokes"),
     "an empty stroke": ({"drawing": [STROKE, [[], [], []]]}, 422, "stroke 1 is empty"),
-    "too many points": ({"drawing": _points(MAX_POINTS + 1)}, 422, f"the drawing has {MAX_POINTS + 1} points; at most {MAX_POINTS} are allowed"),
-    "too many strokes": ({"drawing": _points(1) * (MAX_STROKES + 1)}, 422, f"the drawing has {MAX_STROKES + 1} strokes; at most {MAX_STROKES} are allowed"),
-    "too much ink": ({"drawing": _zigzag(99)}, 422, "the drawing's ink is 50,235 px long in the 0..255 frame; at most 50,000 are allowed"),
-    "x out of range": ({"drawing": [[[0, MAX_COORDINATE + 1, 80], *STROKE[1:]]]}, 422, "stroke 0 xs[1]: Input should be less than or equal to 100000"),
-    "y out of range": ({"drawing": [[STROKE[0], [0, 0, -MAX_COORDINATE - 1], STROKE[2]]]}, 422, "stroke 0 ys[2]: Input should be greater than or equal to -100000"),
-    "a negative time": ({"drawing": [[*STROKE[:2], [-1, 16, 33]]]}, 422, "stroke 0 ts[0]: Input should be greater than or equal to 0"),
+    "too many points": (
+        {"drawing": _points(MAX_POINTS + 1)},
+        422,
+        f"the drawing has {MAX_POINTS + 1} points; at most {MAX_POINTS} are allowed",
+    ),
+    "too many strokes": (
+        {"drawing": _points(1) * (MAX_STROKES + 1)},
+        422,
+        f"the drawing has {MAX_STROKES + 1} strokes; at most {MAX_STROKES} are allowed",
+    ),
+    "too much ink": (
+        {"drawing": _zigzag(99)},
+        422,
+        "the drawing's ink is 50,235 px long in the 0..255 frame; at most 50,000 are allowed",
+    ),
+    "x out of range": (
+        {"drawing": [[[0, MAX_COORDINATE + 1, 80], *STROKE[1:]]]},
+        422,
+        "stroke 0 xs[1]: Input should be less than or equal to 100000",
+    ),
+    "y out of range": (
+        {"drawing": [[STROKE[0], [0, 0, -MAX_COORDINATE - 1], STROKE[2]]]},
+        422,
+        "stroke 0 ys[2]: Input should be greater than or equal to -100000",
+    ),
+    "a negative time": (
+        {"drawing": [[*STROKE[:2], [-1, 16, 33]]]},
+        422,
+        "stroke 0 ts[0]: Input should be greater than or equal to 0",
+    ),
     "top_k 0": ({"drawing": [STROKE], "top_k": 0}, 422, "top_k must be between 1 and 6, got 0"),
     "top_k over the labels": ({"drawing": [STROKE], "top_k": 7}, 422, "top_k must be between 1 and 6, got 7"),
     "a fractional top_k": ({"drawing": [STROKE], "top_k": 2.5}, 422, "top_k: Input should be a valid integer"),
-    "a declared body over the limit": (b" " * (MAX_BODY_BYTES + 1), 413, f"the request body is over {MAX_BODY_BYTES} bytes"),
+    "a declared body over the limit": (
+        b" " * (MAX_BODY_BYTES + 1),
+        413,
+        f"the request body is over {MAX_BODY_BYTES} bytes",
+    ),
 }
 
 
@@ -171,7 +232,10 @@ def test_requests_take_turns_with_the_model():
     model = _Slow()
     client = _client(create_app(model))
     answers = []
-    threads = [threading.Thread(target=lambda: answers.append(client.post("/api/predict", json={"drawing": [STROKE]}))) for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda: answers.append(client.post("/api/predict", json={"drawing": [STROKE]})))
+        for _ in range(4)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -190,7 +254,10 @@ def test_the_serve_command_passes_its_options(monkeypatch):
     monkeypatch.setattr(serve_module, "serve", lambda *args, **options: calls.append((args, options)))
     assert _run(["serve", "runs/qd35/model", "--port", "8123"])[0] == 0
     assert _run(["serve", "--host", "0.0.0.0"])[0] == 0
-    assert calls == [(("runs/qd35/model",), {"host": "127.0.0.1", "port": 8123}), ((None,), {"host": "0.0.0.0", "port": 8000})]
+    assert calls == [
+        (("runs/qd35/model",), {"host": "127.0.0.1", "port": 8123}),
+        ((None,), {"host": "0.0.0.0", "port": 8000}),
+    ]
 
 
 def test_serve_without_a_model_loads_the_bundled_one(monkeypatch, model):
@@ -260,9 +327,20 @@ def test_a_post_must_be_json(client):
 
 
 HOSTS = {
-    "127.0.0.1": 200, "127.0.0.1:8000": 200, "localhost": 200, "LOCALHOST:1": 200, "[::1]:8000": 200, "[::1]": 200,
-    "attacker.example": 421, "localhost.attacker.example": 421, "127.0.0.2:8000": 421, "0.0.0.0:8000": 421,
-    "localhost:http": 400, "[::1": 400, ":8000": 400, "": 400,
+    "127.0.0.1": 200,
+    "127.0.0.1:8000": 200,
+    "localhost": 200,
+    "LOCALHOST:1": 200,
+    "[::1]:8000": 200,
+    "[::1]": 200,
+    "attacker.example": 421,
+    "localhost.attacker.example": 421,
+    "127.0.0.2:8000": 421,
+    "0.0.0.0:8000": 421,
+    "localhost:http": 400,
+    "[::1": 400,
+    ":8000": 400,
+    "": 400,
 }
 
 
@@ -284,8 +362,14 @@ def test_the_listening_host_is_answered_too(model):
 
 
 def test_every_answer_has_the_security_headers(client):
-    answers = [client.get("/"), client.get("/static/app.js"), client.get("/api/labels"), client.get("/nothing"),
-               client.post("/api/predict", json={"drawing": []}), client.get("/", headers={"host": "evil.example"})]
+    answers = [
+        client.get("/"),
+        client.get("/static/app.js"),
+        client.get("/api/labels"),
+        client.get("/nothing"),
+        client.post("/api/predict", json={"drawing": []}),
+        client.get("/", headers={"host": "evil.example"}),
+    ]
     assert [a.status_code for a in answers] == [200, 200, 200, 404, 422, 421]
     for answer in answers:
         assert {name: answer.headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS
@@ -345,8 +429,10 @@ def test_slow_headers_are_cut_off(model):
 
 def test_a_slow_body_gets_a_408_and_is_closed(model):
     with _running(create_app(model, body_timeout=0.5)) as port, _connect(port) as conn:
-        conn.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 100\r\n\r\n{\"drawing\"")
+        conn.sendall(
+            b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"drawing"'
+        )
         data, seconds = _read_until_closed(conn)
         assert data.startswith(b"HTTP/1.1 408 ")
         assert data.endswith(b'{"detail":"the request body did not arrive within 0.5 s"}')
@@ -390,8 +476,10 @@ def test_a_client_gone_mid_body_is_one_log_line(model):
     try:
         with _running(create_app(model), access_log=False) as port:
             with _connect(port) as conn:
-                conn.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                             b"Content-Length: 100\r\n\r\n{\"drawing\"")
+                conn.sendall(
+                    b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    b'Content-Length: 100\r\n\r\n{"drawing"'
+                )
                 time.sleep(0.3)
             deadline = time.monotonic() + 5
             while not records.records and time.monotonic() < deadline:
@@ -399,8 +487,11 @@ def test_a_client_gone_mid_body_is_one_log_line(model):
             time.sleep(0.3)
     finally:
         logger.removeHandler(records)
-    lines = [(r.levelname, r.getMessage(), r.exc_info) for r in records.records if "disconnected" in r.getMessage()
-             or r.levelno >= logging.ERROR]
+    lines = [
+        (r.levelname, r.getMessage(), r.exc_info)
+        for r in records.records
+        if "disconnected" in r.getMessage() or r.levelno >= logging.ERROR
+    ]
     assert len(lines) == 1
     assert re.fullmatch(r"127\.0\.0\.1:\d+ - disconnected after 10 bytes of its request body", lines[0][1])
     assert lines[0][0] == "WARNING" and lines[0][2] is None

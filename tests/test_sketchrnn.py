@@ -154,8 +154,10 @@ def test_declared_sizes_are_capped_before_anything_is_inflated(tmp_path, quickdr
     assert len(load_sketchrnn_npz(real, max_bytes=declared)["train"]) == 1922
     # A bomb: 1 MB that inflates to 1 GiB. Refused from the zip directory, before any member is opened.
     bomb = tmp_path / "bomb.npz"
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive, \
-            archive.open("train.npy", "w", force_zip64=True) as member:
+    with (
+        zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("train.npy", "w", force_zip64=True) as member,
+    ):
         chunk = bytes(2**24)
         for _ in range(64):
             member.write(chunk)

@@ -14,12 +14,26 @@ def test_source_files_sort_folders_and_globs_and_keep_the_list_order(quickdraw_d
     files = source_files([qd / "sketchrnn", qd / "simplified" / "ca*.ndjson", qd / "raw" / "cat.ndjson"])
     names = [f"{f.parent.name}/{f.name}" for f in files]
     assert names == [
-        "sketchrnn/alarm clock.npz", "sketchrnn/face.npz", "sketchrnn/pig.npz", "sketchrnn/radio.npz",
-        "simplified/cactus.ndjson", "simplified/cake.ndjson", "simplified/calculator.ndjson",
-        "simplified/calendar.ndjson", "simplified/camel.ndjson", "simplified/camera.ndjson",
-        "simplified/camouflage.ndjson", "simplified/campfire.ndjson", "simplified/candle.ndjson",
-        "simplified/cannon.ndjson", "simplified/canoe.ndjson", "simplified/car.ndjson", "simplified/carrot.ndjson",
-        "simplified/castle.ndjson", "simplified/cat.ndjson", "raw/cat.ndjson",
+        "sketchrnn/alarm clock.npz",
+        "sketchrnn/face.npz",
+        "sketchrnn/pig.npz",
+        "sketchrnn/radio.npz",
+        "simplified/cactus.ndjson",
+        "simplified/cake.ndjson",
+        "simplified/calculator.ndjson",
+        "simplified/calendar.ndjson",
+        "simplified/camel.ndjson",
+        "simplified/camera.ndjson",
+        "simplified/camouflage.ndjson",
+        "simplified/campfire.ndjson",
+        "simplified/candle.ndjson",
+        "simplified/cannon.ndjson",
+        "simplified/canoe.ndjson",
+        "simplified/car.ndjson",
+        "simplified/carrot.ndjson",
+        "simplified/castle.ndjson",
+        "simplified/cat.ndjson",
+        "raw/cat.ndjson",
     ]
     assert len(source_files(quickdraw_dir / "simplified")) == 345
     with pytest.raises(FileNotFoundError, match=r"zz\*\.ndjson: no Quick, Draw! files"):

@@ -10,7 +10,7 @@ import pytest
 from datasets.distributed import split_dataset_by_node
 
 from sketchkeras import SkippedRecordsWarning, categories, convert_to_parquet, load_quickdraw
-from sketchkeras.data import BUCKET_LENGTHS, stroke_arrays
+from sketchkeras.data import stroke_arrays
 from sketchkeras.streaming import hash_split, stream_batches, stream_quickdraw, take_sample
 
 CLASSES = ["pig", "The Eiffel Tower", "radio", "zigzag", "anvil", "owl"]
@@ -70,18 +70,26 @@ def test_hash_split_is_stable_disjoint_and_keeps_identities_together(quickdraw_d
     everything = load_quickdraw(quickdraw_dir / "simplified")
     splits = [hash_split(key, strokes) for key, strokes in zip(everything["key_id"], stroke_arrays(everything))]
     assert {name: splits.count(name) for name in ("train", "validation", "test")} == {
-        "train": 34673, "validation": 4308, "test": 4313,
+        "train": 34673,
+        "validation": 4308,
+        "test": 4313,
     }
     # Streamed splits: exactly the rows hash_split puts there, together all rows once.
     loaded = load_quickdraw(sources, classes=CLASSES)
     expected = [hash_split(key, strokes) for key, strokes in zip(loaded["key_id"], stroke_arrays(loaded))]
-    by_split = {name: _rows(stream_quickdraw(sources, classes=CLASSES, split=name)) for name in ("train", "validation", "test")}
+    by_split = {
+        name: _rows(stream_quickdraw(sources, classes=CLASSES, split=name)) for name in ("train", "validation", "test")
+    }
     for name, rows in by_split.items():
         assert rows == [row for row, split in zip(_rows(loaded), expected) if split == name]
     assert sum(len(rows) for rows in by_split.values()) == loaded.num_rows
     # A raw drawing and its simplified twin share a key_id, hence a split.
     keys = {name: {row[1] for row in rows} - {None} for name, rows in by_split.items()}
-    assert not keys["train"] & keys["test"] and not keys["train"] & keys["validation"] and not keys["validation"] & keys["test"]
+    assert (
+        not keys["train"] & keys["test"]
+        and not keys["train"] & keys["validation"]
+        and not keys["validation"] & keys["test"]
+    )
     raw = load_quickdraw(sources[6:], classes=CLASSES)
     assert sum(key in keys["test"] for key in raw["key_id"]) == 5
 
@@ -133,7 +141,9 @@ def test_take_sample_is_a_fixed_sample_of_the_split(sources):
 
 def test_parquet_and_hub_layout_stream_like_they_load(tmp_path, quickdraw_dir, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    out = convert_to_parquet(quickdraw_dir / "simplified", tmp_path / "qd", classes=["cat", "owl", "pig"], max_per_class=40)
+    out = convert_to_parquet(
+        quickdraw_dir / "simplified", tmp_path / "qd", classes=["cat", "owl", "pig"], max_per_class=40
+    )
     repo = stream_quickdraw(out, classes=["pig", "cat"])
     loaded = load_quickdraw(out, classes=["pig", "cat"])
     assert sorted(repo) == ["test", "train", "validation"]
@@ -142,7 +152,11 @@ def test_parquet_and_hub_layout_stream_like_they_load(tmp_path, quickdraw_dir, m
         assert _rows(stream_quickdraw(out, classes=["pig", "cat"], split=name)) == _rows(loaded[name])
     files = stream_quickdraw(sorted((out / "data").glob("*.parquet")), classes=["pig", "cat"], split="test")
     everything = load_quickdraw(sorted((out / "data").glob("*.parquet")), classes=["pig", "cat"])
-    expected = [r for r, k, s in zip(_rows(everything), everything["key_id"], stroke_arrays(everything)) if hash_split(k, s) == "test"]
+    expected = [
+        r
+        for r, k, s in zip(_rows(everything), everything["key_id"], stroke_arrays(everything))
+        if hash_split(k, s) == "test"
+    ]
     assert Counter(_rows(files)) == Counter(expected) and len(expected) == 9
 
 

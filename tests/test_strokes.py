@@ -48,8 +48,14 @@ def test_uniform_scale_keeps_aspect_ratio_and_is_format_invariant(cats):
 
 
 def test_raw_drawing_is_simplified_like_its_google_twin(quickdraw_dir):
-    simplified = {r["key_id"]: r["drawing"] for r in _records(quickdraw_dir / "simplified" / "cat.ndjson") if "key_id" in r}
-    pairs = [(r["drawing"], simplified[r["key_id"]]) for r in _records(quickdraw_dir / "raw" / "cat.ndjson") if r["key_id"] in simplified]
+    simplified = {
+        r["key_id"]: r["drawing"] for r in _records(quickdraw_dir / "simplified" / "cat.ndjson") if "key_id" in r
+    }
+    pairs = [
+        (r["drawing"], simplified[r["key_id"]])
+        for r in _records(quickdraw_dir / "raw" / "cat.ndjson")
+        if r["key_id"] in simplified
+    ]
     assert len(pairs) == 23
     same_length = 0
     for raw, google in pairs:
@@ -104,7 +110,14 @@ def test_bad_drawings_name_the_drawing(drawing, message):
 
 def test_read_ndjson_yields_records_and_errors_by_line(tmp_path, cats):
     path = tmp_path / "cat.ndjson"
-    lines = [json.dumps(cats[0]), "{not json", json.dumps({"word": "cat"}), json.dumps({"word": "cat", "drawing": []}), "", json.dumps(cats[1])]
+    lines = [
+        json.dumps(cats[0]),
+        "{not json",
+        json.dumps({"word": "cat"}),
+        json.dumps({"word": "cat", "drawing": []}),
+        "",
+        json.dumps(cats[1]),
+    ]
     path.write_text("\n".join(lines) + "\n")
     results = list(read_ndjson(path))
     assert [n for n, _ in results] == [1, 2, 3, 4, 6]
@@ -133,8 +146,10 @@ def test_finite_but_extreme_coordinates_normalise_safely(cats):
 
 def test_read_ndjson_keeps_extreme_records_finite(tmp_path, cats):
     path = tmp_path / "cat.ndjson"
-    extreme = [{"word": "cat", "drawing": [[[0, 1e-320], [0, 0]]]},
-               {"word": "cat", "drawing": [[[-1e308, 1e308], [0, 0]]]}]
+    extreme = [
+        {"word": "cat", "drawing": [[[0, 1e-320], [0, 0]]]},
+        {"word": "cat", "drawing": [[[-1e308, 1e308], [0, 0]]]},
+    ]
     path.write_text("\n".join(json.dumps(r) for r in [cats[0], *extreme, cats[1]]) + "\n")
     records = [r for _, r in read_ndjson(path)]
     assert all(isinstance(r, dict) and np.isfinite(r["strokes"]).all() for r in records)

@@ -24,7 +24,9 @@ TINY = dict(rnn_units=[16], max_points=32)
 
 def test_a_seeded_run_repeats_exactly(tmp_path):
     a, b = (
-        run_training(bundled_sample_dir(), tmp_path / name, classes=CLASSES, max_per_class=40, epochs=2, verbose=0, **TINY)
+        run_training(
+            bundled_sample_dir(), tmp_path / name, classes=CLASSES, max_per_class=40, epochs=2, verbose=0, **TINY
+        )
         for name in "ab"
     )
     assert len(a["history"]["loss"]) == 2
@@ -39,9 +41,26 @@ def test_a_seeded_run_repeats_exactly(tmp_path):
 def test_a_run_killed_mid_epoch_resumes_to_the_same_number_of_epochs(tmp_path):
     run_dir = tmp_path / "run"
     command = [
-        sys.executable, "-m", "sketchkeras", "train", "--data", str(bundled_sample_dir()), "--classes", *CLASSES,
-        "--max-per-class", "60", "--batch-size", "8", "--rnn-units", "16", "--max-points", "32",
-        "--epochs", "4", "--out", str(run_dir),
+        sys.executable,
+        "-m",
+        "sketchkeras",
+        "train",
+        "--data",
+        str(bundled_sample_dir()),
+        "--classes",
+        *CLASSES,
+        "--max-per-class",
+        "60",
+        "--batch-size",
+        "8",
+        "--rnn-units",
+        "16",
+        "--max-points",
+        "32",
+        "--epochs",
+        "4",
+        "--out",
+        str(run_dir),
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
@@ -110,14 +129,17 @@ def uninterrupted(tmp_path_factory):
     """The loss history of a 3-epoch run, and the folder of the same run SIGKILLed as its epoch 3 began."""
     root = tmp_path_factory.mktemp("runs")
     run_training(bundled_sample_dir(), root / "whole", epochs=3, **RESUMABLE)
-    _killed_run(root / "killed", """
+    _killed_run(
+        root / "killed",
+        """
 begin = training._Checkpoint.on_epoch_begin
 def dying(self, epoch, logs=None):
     if epoch == 2:
         os.kill(os.getpid(), signal.SIGKILL)
     begin(self, epoch, logs)
 training._Checkpoint.on_epoch_begin = dying
-""")
+""",
+    )
     return _losses(root / "whole"), root / "killed"
 
 
@@ -143,8 +165,10 @@ def test_a_resumed_run_starts_from_the_checkpoints_weights_optimizer_and_step(un
     saved = keras.saving.load_model(run_dir / "checkpoint-2.keras")
     resumed, state = _load_checkpoint(run_dir)
     assert state["epochs_done"] == 2
-    for name, ours, theirs in (("weights", resumed.weights, saved.weights),
-                               ("optimizer", resumed.optimizer.variables, saved.optimizer.variables)):
+    for name, ours, theirs in (
+        ("weights", resumed.weights, saved.weights),
+        ("optimizer", resumed.optimizer.variables, saved.optimizer.variables),
+    ):
         assert len(ours) == len(theirs) > 0, name
         for a, b in zip(ours, theirs, strict=True):
             np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), err_msg=name)
@@ -180,7 +204,9 @@ def test_a_run_killed_while_writing_a_checkpoint_resumes(uninterrupted, tmp_path
     whole, _ = uninterrupted
     run_dir = tmp_path / "run"
     # SIGKILL the run halfway through writing checkpoint-2 (the temporary file is half written).
-    _killed_run(run_dir, """
+    _killed_run(
+        run_dir,
+        """
 atomic = training._atomic
 def dying(path, write):
     if path.name == "checkpoint-2.keras":
@@ -192,7 +218,8 @@ def dying(path, write):
         return atomic(path, half)
     return atomic(path, write)
 training._atomic = dying
-""")
+""",
+    )
     assert json.loads((run_dir / "state.json").read_text())["epochs_done"] == 1
     assert [p.name for p in run_dir.iterdir() if "partial" in p.name] == [".checkpoint-2.partial.keras"]
     run_training(bundled_sample_dir(), run_dir, epochs=3, resume=True, **RESUMABLE)

@@ -19,7 +19,12 @@ import pytest
 import uvicorn
 
 from sketchkeras import (
-    SketchClassifier, bundled_model_dir, bundled_sample_dir, load_quickdraw, qd35_classes, simplify_drawing,
+    SketchClassifier,
+    bundled_model_dir,
+    bundled_sample_dir,
+    load_quickdraw,
+    qd35_classes,
+    simplify_drawing,
 )
 from sketchkeras.serve import create_app
 from sketchkeras.strokes import canonical_strokes, read_ndjson
@@ -28,8 +33,14 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps trying (and failing) to reach Google's servers.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SCREENSHOT = ROOT / "test-artifacts" / "web_demo.png"
 MARGIN = 25  # canvas pixels left blank around the replayed drawing
@@ -50,7 +61,10 @@ def browser():
     missing = _missing_browser()
     if missing:
         if os.environ.get("SKETCHKERAS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"the web demo's browser test needs {missing}; SKETCHKERAS_REQUIRE_BROWSER=1 makes its absence a failure")
+            pytest.fail(
+                f"the web demo's browser test needs {missing}; "
+                "SKETCHKERAS_REQUIRE_BROWSER=1 makes its absence a failure"
+            )
         pytest.skip(f"the web demo's browser test needs {missing}")
     from playwright.sync_api import sync_playwright
 
@@ -113,7 +127,9 @@ def _fit(drawing, size):
     scale = (size - 2 * MARGIN) / max(max(xs) - min(xs), max(ys) - min(ys))
     strokes = []
     for stroke in drawing:
-        points = [(round(MARGIN + (x - min(xs)) * scale), round(MARGIN + (y - min(ys)) * scale)) for x, y in zip(*stroke[:2])]
+        points = [
+            (round(MARGIN + (x - min(xs)) * scale), round(MARGIN + (y - min(ys)) * scale)) for x, y in zip(*stroke[:2])
+        ]
         points = [point for i, point in enumerate(points) if i == 0 or point != points[i - 1]]
         strokes.append([[x for x, _ in points], [y for _, y in points]])
     return strokes
@@ -122,7 +138,9 @@ def _fit(drawing, size):
 def _draw(page, strokes):
     """Draws strokes (canvas pixels) on the page's canvas with the mouse."""
     left, top, scale = page.eval_on_selector(
-        "#canvas", "c => { const box = c.getBoundingClientRect(); return [box.left + c.clientLeft, box.top + c.clientTop, c.clientWidth / c.width]; }"
+        "#canvas",
+        "c => { const box = c.getBoundingClientRect(); "
+        "return [box.left + c.clientLeft, box.top + c.clientTop, c.clientWidth / c.width]; }",
     )
     for xs, ys in strokes:
         page.mouse.move(left + xs[0] * scale, top + ys[0] * scale)
@@ -136,7 +154,9 @@ def test_drawing_on_the_page_shows_the_models_guesses(browser, url, model, quick
     word, drawing = _unseen_drawing(model, quickdraw_dir)
     page = browser.new_page(viewport={"width": 1000, "height": 760})
     posted = []
-    page.on("request", lambda request: posted.append(request.post_data_json) if request.url == f"{url}api/predict" else None)
+    page.on(
+        "request", lambda request: posted.append(request.post_data_json) if request.url == f"{url}api/predict" else None
+    )
     page.goto(url)
     page.wait_for_selector(f"#labels:has-text('{len(model.labels)} things')")
     width = page.eval_on_selector("#canvas", "c => c.width")
@@ -150,8 +170,12 @@ def test_drawing_on_the_page_shows_the_models_guesses(browser, url, model, quick
     assert [stroke[:2] for stroke in final["drawing"]] == strokes  # every point, in canvas pixels
     times = [t for stroke in final["drawing"] for t in stroke[2]]
     assert times[0] == 0 and times == sorted(times)
-    assert [stroke[:2] for stroke in posted[0]["drawing"]] == [[strokes[0][0][:2], strokes[0][1][:2]]]  # asked during the first stroke
-    shown = page.eval_on_selector_all("#guesses li", "items => items.map(li => [li.dataset.label, Number(li.dataset.probability)])")
+    assert [stroke[:2] for stroke in posted[0]["drawing"]] == [
+        [strokes[0][0][:2], strokes[0][1][:2]]
+    ]  # asked during the first stroke
+    shown = page.eval_on_selector_all(
+        "#guesses li", "items => items.map(li => [li.dataset.label, Number(li.dataset.probability)])"
+    )
     assert shown == [[label, p] for label, p in model.predict_drawings([final["drawing"]], format="raw")[0]]
     assert word in [label for label, _ in shown]
     assert page.inner_text("#guesses li .name") == shown[0][0] and page.inner_text("#message") == ""
@@ -200,7 +224,8 @@ def test_saving_downloads_the_collected_drawings_as_googles_raw_ndjson(browser, 
     page.click("#save")
     assert page.inner_text("#collection") == "Type the word your drawings show before saving them."
     assert page.eval_on_selector("#word", "w => [w === document.activeElement, w.getAttribute('aria-invalid')]") == [
-        True, "true",
+        True,
+        "true",
     ]
     page.fill("#word", f" {word} ")
     with page.expect_download() as saving:

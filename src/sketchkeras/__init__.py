@@ -26,8 +26,8 @@ from sketchkeras.evaluation import early_recognition, evaluate_classifier, score
 from sketchkeras.hub import InvalidModelError, UnsafeModelError, bundled_model_dir, model_card
 from sketchkeras.layers import FusedLSTM, MaskedConv1D, StrokeEncoder
 from sketchkeras.live import SketchStream
-from sketchkeras.simplify import simplify_drawing
 from sketchkeras.pipeline import RECIPES, run_training
+from sketchkeras.simplify import simplify_drawing
 from sketchkeras.sketchrnn import UnsafePickleError, load_sketchrnn_npz
 from sketchkeras.sources import SkippedRecordsWarning
 from sketchkeras.streaming import hash_split, stream_batches, stream_quickdraw

@@ -69,7 +69,9 @@ class SketchClassifier(keras.Model):
         encoder = StrokeEncoder(**encoder_config, name="encoder")
         features = encoder(strokes, lengths)
         # float32 even under a mixed-precision policy: 16-bit softmaxes tie over hundreds of classes.
-        probabilities = keras.layers.Dense(len(labels), activation="softmax", dtype="float32", name="predictions")(features)
+        probabilities = keras.layers.Dense(len(labels), activation="softmax", dtype="float32", name="predictions")(
+            features
+        )
         super().__init__(inputs={"strokes": strokes, "lengths": lengths}, outputs=probabilities)
         self.labels = list(labels)
         self.max_points = max_points
@@ -164,9 +166,7 @@ class SketchClassifier(keras.Model):
         >>> len(guesses[0]), round(sum(p for _, p in model.predict_drawings([[[[0, 9], [0, 9]]]], top_k=3)[0]), 4)
         (2, 1.0)
         """
-        strokes = [
-            canonical_strokes(d, format, self.max_points, source=f"drawing {i}") for i, d in enumerate(drawings)
-        ]
+        strokes = [canonical_strokes(d, format, self.max_points, source=f"drawing {i}") for i, d in enumerate(drawings)]
         probabilities = self.predict_strokes(strokes)
         best = np.argsort(-probabilities, axis=1, kind="stable")[:, :top_k]
         return [[(self.labels[j], float(row[j])) for j in order] for row, order in zip(probabilities, best)]
@@ -190,7 +190,9 @@ class SketchClassifier(keras.Model):
             for start in range(0, len(rows), _PREDICT_BATCH):
                 chunk = rows[start : start + _PREDICT_BATCH]
                 size = 1 << (len(chunk) - 1).bit_length()
-                x, lengths = pad_strokes([strokes[i] for i in chunk] + [strokes[chunk[0]]] * (size - len(chunk)), int(length))
+                x, lengths = pad_strokes(
+                    [strokes[i] for i in chunk] + [strokes[chunk[0]]] * (size - len(chunk)), int(length)
+                )
                 out = self.predict_on_batch({"strokes": x, "lengths": lengths})
                 probabilities[chunk] = np.asarray(out)[: len(chunk)]
         return probabilities

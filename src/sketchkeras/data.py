@@ -33,7 +33,6 @@ from datasets.utils.tqdm import tqdm
 # SkippedRecordsWarning stays importable from here, where it was first defined.
 from sketchkeras.sources import (
     SkippedRecords,
-    SkippedRecordsWarning,
     file_kind,
     is_dataset_repo,
     known_records,
@@ -159,10 +158,12 @@ def check_classes(classes, available, source):
 
 def _closest(name, names, n=3, cutoff=0.6):
     """Up to `n` of `names` most like `name`: difflib's ratio, averaged with the ratio of sorted letters (swaps)."""
+
     def score(other):
         a, b = name.lower(), other.lower()
         ratio = difflib.SequenceMatcher(None, a, b).ratio()
         return (ratio + difflib.SequenceMatcher(None, sorted(a), sorted(b)).ratio()) / 2
+
     scored = sorted(((score(other), other) for other in names), key=lambda pair: (-pair[0], pair[1]))
     return [other for value, other in scored[:n] if value >= cutoff]
 
@@ -202,7 +203,9 @@ def split_dataset(dataset, validation_size=0.1, test_size=0.1, seed=0):
     return datasets.DatasetDict({name: dataset.select(sorted(idx)) for name, idx in parts.items()})
 
 
-def convert_to_parquet(source, output_dir, classes=None, max_per_class=None, validation_size=0.1, test_size=0.1, seed=0):
+def convert_to_parquet(
+    source, output_dir, classes=None, max_per_class=None, validation_size=0.1, test_size=0.1, seed=0
+):
     """Converts Google files into a parquet stroke dataset ready for the Hub.
 
     Writes `data/{train,validation,test}-00000-of-00001.parquet` and a dataset
@@ -211,7 +214,8 @@ def convert_to_parquet(source, output_dir, classes=None, max_per_class=None, val
 
     Example:
     >>> import tempfile
-    >>> out = convert_to_parquet(bundled_sample_dir() / "simplified" / "cat.ndjson.gz", tempfile.mkdtemp(), classes=["cat"])
+    >>> cats = bundled_sample_dir() / "simplified" / "cat.ndjson.gz"
+    >>> out = convert_to_parquet(cats, tempfile.mkdtemp(), classes=["cat"])
     >>> load_quickdraw(out, classes=["cat"])["test"].num_rows
     40
     """
@@ -437,13 +441,16 @@ def parquet_classes(features, source):
     features = features or {}
     missing = [name for name in ("word", "strokes") if name not in features]
     if missing:
-        raise ValueError(f"{source}: no {' or '.join(map(repr, missing))} column (has {sorted(features)}): "
-                         "not a sketchkeras stroke dataset; write it with convert_to_parquet")
+        raise ValueError(
+            f"{source}: no {' or '.join(map(repr, missing))} column (has {sorted(features)}): "
+            "not a sketchkeras stroke dataset; write it with convert_to_parquet"
+        )
     word = features["word"]
     if not isinstance(word, datasets.ClassLabel):
         kind = getattr(word, "dtype", type(word).__name__)
-        raise ValueError(f"{source}: 'word' holds {kind} values, not a ClassLabel of class names: "
-                         "write it with convert_to_parquet")
+        raise ValueError(
+            f"{source}: 'word' holds {kind} values, not a ClassLabel of class names: write it with convert_to_parquet"
+        )
     return word.names
 
 
@@ -462,7 +469,11 @@ def _select_parquet(loaded, labels, max_per_class, source, check):
         keep = np.concatenate([keep[words[keep] == w][:max_per_class] for w in wanted]) if wanted else keep
     selected = loaded.select(np.sort(keep))
     mapping = {name: i for i, name in enumerate(labels)}
-    return selected.cast_column("word", datasets.ClassLabel(names=stored)).align_labels_with_mapping(mapping, "word").cast(features(labels))
+    return (
+        selected.cast_column("word", datasets.ClassLabel(names=stored))
+        .align_labels_with_mapping(mapping, "word")
+        .cast(features(labels))
+    )
 
 
 def stroke_arrays(dataset):

@@ -91,7 +91,16 @@ _TRAINING = {
     "train_seconds": "Training time (seconds)",
     "seed": "Seed",
 }
-_OPTIONAL_TRAINING = ("preset", "fine_tuned_from", "learning_rate", "weight_decay", "batch_size", "validation_drawings", "train_seconds", "seed")
+_OPTIONAL_TRAINING = (
+    "preset",
+    "fine_tuned_from",
+    "learning_rate",
+    "weight_decay",
+    "batch_size",
+    "validation_drawings",
+    "train_seconds",
+    "seed",
+)
 
 
 class UnsafeModelError(ValueError):
@@ -575,7 +584,9 @@ def _training_data(metrics, training):
 
 
 def _architecture(model, config):
-    convs = "; ".join(f"{filters} filters, kernel {size}, stride {stride}" for filters, size, stride in config["conv_layers"])
+    convs = "; ".join(
+        f"{filters} filters, kernel {size}, stride {stride}" for filters, size, stride in config["conv_layers"]
+    )
     norm = {
         "batch": "batch normalisation over the valid steps",
         "layer": "layer normalisation",

@@ -113,7 +113,9 @@ class FusedLSTM(keras.layers.LSTM):
     """
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        plain = mask is None and not self.go_backwards and not (training and self.dropout) and not self.recurrent_dropout
+        plain = (
+            mask is None and not self.go_backwards and not (training and self.dropout) and not self.recurrent_dropout
+        )
         if keras.backend.backend() == "torch" and plain:
             return _torch_lstm(sequences, initial_state, self.cell, self.return_sequences)
         return super().inner_loop(sequences, initial_state, mask, training=training)

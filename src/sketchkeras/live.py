@@ -212,7 +212,13 @@ class _ConvStream:
     def _outputs(self, positions, inputs):
         if not positions:
             return np.zeros((0, self.kernel.shape[2]), np.float32)
-        padded = np.concatenate([np.zeros((self.size, inputs.shape[1]), np.float32), inputs, np.zeros((self.size, inputs.shape[1]), np.float32)])
+        padded = np.concatenate(
+            [
+                np.zeros((self.size, inputs.shape[1]), np.float32),
+                inputs,
+                np.zeros((self.size, inputs.shape[1]), np.float32),
+            ]
+        )
         first = np.array(positions) * self.strides - self.left - self.start + self.size
         windows = padded[first[:, None] + np.arange(self.size)]  # (outputs, size, in)
         out = windows.reshape(len(first), -1) @ self.kernel.reshape(-1, self.kernel.shape[2]) + self.bias

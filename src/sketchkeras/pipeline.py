@@ -105,11 +105,22 @@ def run_training(
         raise ValueError(f"a fine-tuned model keeps its architecture: {sorted(model_overrides)} cannot change")
     else:
         model = SketchClassifier.from_pretrained(pretrained, labels=labels)
-    train_batches = StrokeBatches(splits["train"], batch_size, model.max_points, augment=True, cut_fraction=cut_fraction, seed=seed)
+    train_batches = StrokeBatches(
+        splits["train"], batch_size, model.max_points, augment=True, cut_fraction=cut_fraction, seed=seed
+    )
     validation_batches = StrokeBatches(splits["validation"], 256, model.max_points, shuffle=False)
     model, history = train(
-        model, train_batches, validation_batches, run_dir, epochs=epochs, learning_rate=learning_rate,
-        weight_decay=weight_decay, patience=patience, time_budget=time_budget, resume=resume, verbose=verbose,
+        model,
+        train_batches,
+        validation_batches,
+        run_dir,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        patience=patience,
+        time_budget=time_budget,
+        resume=resume,
+        verbose=verbose,
     )
     metrics = evaluate_classifier(model, splits["test"])
     metrics["dataset"] = dataset_name or str(source)

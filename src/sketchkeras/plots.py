@@ -62,7 +62,8 @@ def plot_sketch_grid(strokes_list, true_labels, predicted_labels, path, columns=
     Example:
     >>> import pathlib, tempfile
     >>> square = [[0, 0, 0], [1, 0, 0], [0, 1, 0], [-1, 0, 0], [0, -1, 1]]
-    >>> path = plot_sketch_grid([square] * 2, ["square", "square"], ["square", "circle"], pathlib.Path(tempfile.mkdtemp()) / "grid.png")
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "grid.png"
+    >>> path = plot_sketch_grid([square] * 2, ["square", "square"], ["square", "circle"], out)
     >>> path.stat().st_size > 0
     True
     """
@@ -74,7 +75,9 @@ def plot_sketch_grid(strokes_list, true_labels, predicted_labels, path, columns=
     for ax, strokes, true, predicted in zip(axes, strokes_list, true_labels, predicted_labels):
         render_sketch(ax, strokes)
         right = true == predicted
-        ax.set_title(predicted if right else f"{predicted}\n(true: {true})", color=_RIGHT if right else _WRONG, fontsize=9)
+        ax.set_title(
+            predicted if right else f"{predicted}\n(true: {true})", color=_RIGHT if right else _WRONG, fontsize=9
+        )
     figure.tight_layout()
     return _save(figure, path)
 
@@ -145,7 +148,13 @@ def plot_early_recognition(curve, path):
     fractions = sorted(curve)
     ax.plot([100 * f for f in fractions], [curve[f] for f in fractions], marker="o")
     for fraction in fractions:
-        ax.annotate(f"{curve[fraction]:.3f}", (100 * fraction, curve[fraction]), textcoords="offset points", xytext=(0, 6), ha="center")
+        ax.annotate(
+            f"{curve[fraction]:.3f}",
+            (100 * fraction, curve[fraction]),
+            textcoords="offset points",
+            xytext=(0, 6),
+            ha="center",
+        )
     ax.set_xlabel("share of each drawing's points drawn (%)")
     ax.set_ylabel("top-1 accuracy")
     ax.set_ylim(0, 1.05)
@@ -177,7 +186,9 @@ def plot_evaluation(model, dataset, metrics, directory, history=None, sketches=1
     names = model.labels
     paths = [
         plot_confusion(metrics, names, directory / "confusion_matrix.png"),
-        plot_sketch_grid(strokes, [names[i] for i in shown["word"]], [names[i] for i in guesses], directory / "test_sketches.png"),
+        plot_sketch_grid(
+            strokes, [names[i] for i in shown["word"]], [names[i] for i in guesses], directory / "test_sketches.png"
+        ),
     ]
     if history is not None:
         paths.append(plot_history(history, directory / "training_curves.png"))

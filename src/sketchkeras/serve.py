@@ -114,7 +114,9 @@ class _PredictRequest(BaseModel):
             raise ValueError(f"the drawing has {points} points; at most {MAX_POINTS} are allowed")
         ink = _ink_length(self.drawing)
         if ink > MAX_INK:
-            raise ValueError(f"the drawing's ink is {ink:,.0f} px long in the 0..255 frame; at most {MAX_INK:,} are allowed")
+            raise ValueError(
+                f"the drawing's ink is {ink:,.0f} px long in the 0..255 frame; at most {MAX_INK:,} are allowed"
+            )
         labels = info.context["labels"]
         if not 1 <= self.top_k <= labels:
             raise ValueError(f"top_k must be between 1 and {labels}, got {self.top_k}")
@@ -358,11 +360,12 @@ async def _read_body(request, timeout):
             if len(body) > MAX_BODY_BYTES:
                 raise _too_large()
     except ClientDisconnect:
-        client = "%s:%d" % tuple(request.client) if request.client else "a client"
+        client = "{}:{}".format(*request.client) if request.client else "a client"
         if request.scope.get(_TIMED_OUT):
             _LOG.warning("%s - request body not received within %g s (%d bytes came)", client, timeout, len(body))
-            raise HTTPException(408, f"the request body did not arrive within {timeout:g} s",
-                                headers={"connection": "close"}) from None
+            raise HTTPException(
+                408, f"the request body did not arrive within {timeout:g} s", headers={"connection": "close"}
+            ) from None
         _LOG.warning("%s - disconnected after %d bytes of its request body", client, len(body))
         raise HTTPException(400, "the client disconnected before its request body was complete") from None
     return bytes(body)

@@ -48,9 +48,7 @@ class _ArrayUnpickler(pickle.Unpickler):
         try:
             return _ALLOWED_GLOBALS[module, name]
         except KeyError:
-            raise UnsafePickleError(
-                f"{self.where}: refused pickle global {module}.{name}"
-            ) from None
+            raise UnsafePickleError(f"{self.where}: refused pickle global {module}.{name}") from None
 
 
 def load_sketchrnn_npz(path, max_bytes=MAX_NPZ_BYTES):
@@ -83,10 +81,7 @@ def load_sketchrnn_npz(path, max_bytes=MAX_NPZ_BYTES):
                 if split == info.filename:
                     raise ValueError(f"{path}: member {info.filename} is not an .npy file")
                 array = _read_member(archive, info, f"{path}, member {info.filename}")
-                splits[split] = [
-                    _drawing(element, f"{path}: {split}[{index}]")
-                    for index, element in enumerate(array)
-                ]
+                splits[split] = [_drawing(element, f"{path}: {split}[{index}]") for index, element in enumerate(array)]
             return splits
     except zipfile.BadZipFile as error:
         raise ValueError(f"{path}: not a readable .npz file ({error})") from error

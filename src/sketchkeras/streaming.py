@@ -124,7 +124,9 @@ def stream_quickdraw(source, classes=None, split=None):
         stream = _select(loaded, labels, ", ".join(Path(f).name for f in parquet), check)
         if split is None:
             return stream
-        return stream.filter(lambda key_id, strokes: hash_split(key_id, strokes) == split, input_columns=["key_id", "strokes"])
+        return stream.filter(
+            lambda key_id, strokes: hash_split(key_id, strokes) == split, input_columns=["key_id", "strokes"]
+        )
     check_classes(labels, categories(), source)
     return datasets.IterableDataset.from_generator(
         _generate,
@@ -234,7 +236,12 @@ def _generate(files, labels, split):
     for _, record in known_records(files, set(categories()) | set(labels), skipped):
         label = label_ids.get(record["word"])
         if label is not None and (split is None or hash_split(record["key_id"], record["strokes"]) == split):
-            yield {"word": label, "key_id": record["key_id"], "recognized": record["recognized"], "strokes": record["strokes"]}
+            yield {
+                "word": label,
+                "key_id": record["key_id"],
+                "recognized": record["recognized"],
+                "strokes": record["strokes"],
+            }
     skipped.warn(stacklevel=2)
 
 

@@ -172,7 +172,9 @@ def _read_simplified_table(data, max_points):
     stroke_rows = strokes.value_lengths().to_numpy(zero_copy_only=False)
     row_lengths = rows.value_lengths().to_numpy(zero_copy_only=False)
     if (
-        drawings.null_count or strokes.null_count or rows.null_count
+        drawings.null_count
+        or strokes.null_count
+        or rows.null_count
         or table.num_rows != data.strip().count(b"\n") + 1
         or not all(isinstance(w, str) for w in words)
         or (drawing_strokes == 0).any()
@@ -275,9 +277,7 @@ def _check_google_drawing(drawing, source):
         raise DrawingError(f"{source}: empty drawing (no strokes)")
     for i, stroke in enumerate(drawing):
         if not isinstance(stroke, (list, tuple)) or len(stroke) not in (2, 3):
-            raise DrawingError(
-                f"{source}: stroke {i} must be [xs, ys] or [xs, ys, ts], got {_describe(stroke)}"
-            )
+            raise DrawingError(f"{source}: stroke {i} must be [xs, ys] or [xs, ys, ts], got {_describe(stroke)}")
         if not all(isinstance(axis, (list, tuple, np.ndarray)) for axis in stroke):
             raise DrawingError(f"{source}: stroke {i} must hold lists of coordinates")
         lengths = [len(axis) for axis in stroke]

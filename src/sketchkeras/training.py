@@ -125,7 +125,14 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     for partial in run_dir.glob(".*.partial*"):  # left by a run killed while writing
         partial.unlink()
-    state = {"epochs_done": 0, "history": {}, "best_val_loss": None, "best_epoch": None, "checkpoint": None, "best": None}
+    state = {
+        "epochs_done": 0,
+        "history": {},
+        "best_val_loss": None,
+        "best_epoch": None,
+        "checkpoint": None,
+        "best": None,
+    }
     if resume and (run_dir / STATE).exists():
         model, state = _load_checkpoint(run_dir)
     elif not model.compiled:  # a model the caller compiled keeps its optimizer
