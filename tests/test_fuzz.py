@@ -15,8 +15,14 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from sketchkeras import DrawingError, SketchClassifier, bundled_model_dir, canonical_strokes, load_quickdraw
-from sketchkeras.data import SkippedRecordsWarning
+from sketchkeras import (
+    DrawingError,
+    SketchClassifier,
+    SkippedRecordsWarning,
+    bundled_model_dir,
+    canonical_strokes,
+    load_quickdraw,
+)
 from sketchkeras.serve import create_app
 from sketchkeras.strokes import read_ndjson
 
