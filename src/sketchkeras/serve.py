@@ -255,10 +255,10 @@ class _HeaderTimeoutProtocol(H11Protocol):
         super().connection_made(transport)
         self._arm_header_timer()
         if len(self.connections) > self.config.limit_concurrency:
-            # Past the cap, a connection is answered as it arrives, before its headers, and closed soon after (its
-            # input read and dropped meanwhile, so the close resets nothing the client still reads). A crowd of
-            # stalled clients then holds no more file descriptors than the cap. uvicorn alone answers 503 only
-            # once a request's headers are in, and keeps every connection open meanwhile.
+            # Past the cap, a connection is answered as it arrives, before its headers, and closed once its first
+            # bytes are in and dropped (so the close resets nothing the client still reads), or after
+            # REFUSED_LINGER. A crowd of stalled clients then holds no more file descriptors than the cap. uvicorn
+            # alone answers 503 only once a request's headers are in, and keeps every connection open meanwhile.
             self._refused = True
             transport.write(_OVER_CAPACITY)
             try:
@@ -268,7 +268,9 @@ class _HeaderTimeoutProtocol(H11Protocol):
             self.loop.call_later(REFUSED_LINGER, transport.close)
 
     def data_received(self, data):
-        if not self._refused:
+        if self._refused:
+            self.transport.close()  # its request is in, and dropped: the close resets nothing it reads
+        else:
             super().data_received(data)
 
     def on_response_complete(self):
