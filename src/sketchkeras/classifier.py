@@ -128,7 +128,7 @@ class SketchClassifier(keras.Model):
             raise ValueError(f"labels must be distinct names, at least one: {labels}")
         model = type(self).from_config({**self.get_config(), "labels": labels})
         model.encoder.set_weights(self.encoder.get_weights())
-        head, new_head = self.get_layer("predictions"), model.get_layer("predictions")
+        head, new_head = self.head, model.head
         kernel, bias = (keras.ops.convert_to_numpy(w) for w in head.weights)
         new_kernel, new_bias = (keras.ops.convert_to_numpy(w).copy() for w in new_head.weights)
         row = {label: i for i, label in enumerate(self.labels)}

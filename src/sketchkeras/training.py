@@ -11,8 +11,9 @@ that `state.json` also describes: whenever the run dies, `state.json`
 names files that exist and agree with it, and when the newest checkpoint
 is damaged all the same (a disk that lost unflushed data), `resume=True`
 says so and resumes from the one before. The state also holds the
-random state (dropout's seed states, and PyTorch's global generator): with the batches a fixed function of
-`(seed, epoch)`, a resumed run repeats the uninterrupted run's losses
+random state (dropout's seed states, and PyTorch's global generator):
+with the batches a fixed function of `(seed, epoch)`, a resumed run
+repeats the uninterrupted run's losses
 exactly where the backend is deterministic. A run killed at any moment,
 even with SIGKILL mid-epoch, ends with the same number of epochs and loses
 at most the unfinished epoch.
@@ -257,9 +258,10 @@ class _Checkpoint(keras.callbacks.Callback):
         return out_of_patience or (self.time_budget is not None and spent >= self.time_budget)
 
     def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.state["epochs_done"] and self.state.get("seeds") is not None:
-            # A resumed run: the random state the checkpoint was written with, put back here, after whatever `fit`
-            # drew while starting (its first batch, PyTorch's data loader), as the uninterrupted run has it.
+        if self.state.get("seeds") is not None:
+            # The random state the last checkpoint was written with, put back at every epoch's start, after whatever
+            # `fit` drew in between (its first-batch peek, PyTorch's data loader): a resumed run and an uninterrupted
+            # one then start each epoch from the same state.
             _restore_random_state(self.model, self.state)
         self.started = time.perf_counter()
 
