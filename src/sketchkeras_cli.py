@@ -1,4 +1,4 @@
-"""The `sketchkeras` command: train, evaluate, predict, convert, push, render and serve.
+"""The `sketchkeras` command: train, evaluate, predict, convert, push, render, serve and export.
 
     sketchkeras train qd35 --out runs/qd35
     sketchkeras train qd35 --out runs/qd35 --resume       # after a crash, a kill or a time limit
@@ -12,6 +12,7 @@
     sketchkeras render drawings.ndjson --out pngs --limit 8
     sketchkeras serve                                     # draw at http://127.0.0.1:8000/ (the bundled QD-35 model)
     sketchkeras serve runs/qd35/model --port 8080
+    sketchkeras export qd35 --format onnx --out exported/qd35   # also litert, saved_model, web (a static page)
 
 This module lies beside the `sketchkeras` package, not in it: importing
 anything in the package imports Keras and the backend (which registers the
@@ -41,6 +42,8 @@ from huggingface_hub.errors import HfHubHTTPError
 # quickdraw345, which loads everything into memory: for Google's full 50 million drawings use recipes/quickdraw345.py
 # (streaming).
 RECIPE_NAMES = ("qd35", "quickdraw345")
+# `sketchkeras export --format`: sketchkeras.export.FORMATS, named here so that --help imports nothing.
+EXPORT_FORMATS = ("onnx", "litert", "saved_model", "web")
 # huggingface_hub's HTTP client errors (connection refused, timeouts): HfHubHTTPError's own bases.
 _HTTP_ERRORS = HfHubHTTPError.__bases__
 _SCORES = {"top1": "top-1", "top3": "top-3", "top5": "top-5", "map3": "MAP@3"}
@@ -318,6 +321,19 @@ def _parser():
         "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this computer only)"
     )
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default: 8000)")
+
+    export = command(
+        "export",
+        _export,
+        "export a model for apps without Python: ONNX, LiteRT (TFLite), TensorFlow SavedModel, or a static web page",
+        "Write a folder holding the model in FORMAT and model.json (its labels and the fixed input signature: "
+        "strokes float32 (1, max_points, 3) and lengths int32 (1,); output: probabilities). FORMAT web writes a "
+        "page that recognises drawings in the browser, with no server behind it. Keras exports litert only under "
+        "KERAS_BACKEND=tensorflow and saved_model under jax or tensorflow; onnx and web under any backend.",
+    )
+    export.add_argument("model", metavar="MODEL", help="shipped model name (qd35), model directory or Hub id")
+    export.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    export.add_argument("--out", required=True, type=_out_dir, metavar="DIR", help="output folder")
     return parser
 
 
@@ -522,6 +538,13 @@ def _serve(args):
     from sketchkeras.serve import serve
 
     serve(args.model, host=args.host, port=args.port)
+
+
+def _export(args):
+    from sketchkeras.export import export_model
+
+    path = export_model(args.model, args.out, args.format)
+    print(f"wrote {path}" + ("" if args.format == "web" else f" and {path.parent / 'model.json'}"))
 
 
 def _source(values):

@@ -184,3 +184,72 @@ def test_fused_lstm_gradients_equal_keras_lstm_under_torch(drawings):
     assert len(x) >= 20 and len(gradients[0]) == 4  # inputs, kernel, recurrent kernel, bias
     for got, want in zip(*gradients):
         np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def bundled_real():
+    """The bundled model, the bundled sample's first cat and its longest drawing (cut to max_points), with 8 more."""
+    import gzip
+
+    from sketchkeras import bundled_sample_dir, canonical_strokes
+
+    model = SketchClassifier.from_preset("qd35")
+    records = {}
+    for path in sorted((bundled_sample_dir() / "simplified").glob("*.ndjson.gz")):
+        with gzip.open(path, "rt") as lines:
+            records[path.name] = [json.loads(line)["drawing"] for line in lines]
+    cat = canonical_strokes(records["cat.ndjson.gz"][0], max_points=model.max_points)
+    everything = [d for drawings in records.values() for d in drawings]
+    longest = canonical_strokes(max(everything, key=lambda d: sum(len(s[0]) for s in d)), max_points=model.max_points)
+    others = [canonical_strokes(drawings[1]) for drawings in list(records.values())[:8]]
+    assert len(longest) == model.max_points == 256
+    return model, [cat, longest, *others]
+
+
+def test_small_batches_run_numpy_and_agree_with_the_batched_keras_path(bundled_real):
+    from sketchkeras.live import predict_numpy
+
+    model, strokes = bundled_real
+    batched = model.predict_strokes(strokes * 2)  # 20 drawings: the Keras path, bucketed batches
+    for few in ([strokes[0]], [strokes[1]], strokes[:3], strokes[2:10]):
+        got = model.predict_strokes(few)
+        np.testing.assert_array_equal(got, predict_numpy(model, few))  # routed through NumPy
+        rows = [next(i for i, s in enumerate(strokes) if s is f) for f in few]
+        np.testing.assert_allclose(got, batched[rows], atol=1e-5, rtol=0)
+        assert (got.argmax(1) == batched[rows].argmax(1)).all()
+    guesses = model.predict_drawings([strokes[0]], format="stroke3", top_k=1)[0]
+    assert guesses[0][0] == model.labels[batched[0].argmax()]
+
+
+def test_numpy_path_follows_changed_weights(bundled_real):
+    model, strokes = bundled_real
+    model = SketchClassifier.from_config(model.get_config())
+    model.set_weights(bundled_real[0].get_weights())
+    before = model.predict_strokes(strokes[:1])
+    model.head.bias.assign(np.arange(len(model.labels), dtype="float32"))
+    after = model.predict_strokes(strokes[:1])
+    assert abs(after - before).max() > 0.1
+    np.testing.assert_allclose(after, model.predict_strokes(strokes * 2)[:1], atol=1e-5, rtol=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, lengths = pad_strokes(strokes, 256)
+    model.train_on_batch({"strokes": x, "lengths": lengths}, np.arange(len(strokes)))
+    np.testing.assert_allclose(
+        model.predict_strokes(strokes[:2]), model.predict_strokes(strokes * 2)[:2], atol=1e-5, rtol=0
+    )
+    assert abs(model.predict_strokes(strokes[:1]) - after).max() > 1e-4  # training moved it
+
+
+@pytest.mark.parametrize("config", [dict(bidirectional=True), dict(masked=False)])
+def test_bidirectional_and_unmasked_models_keep_the_keras_path(config, bundled_real):
+    from sketchkeras.live import predict_numpy
+
+    _, strokes = bundled_real
+    keras.utils.set_random_seed(2)
+    model = SketchClassifier(CLASSES, conv_layers=[(16, 5, 2)], rnn_units=[16], **config)
+    with pytest.raises(ValueError, match="masked, forward-only"):
+        predict_numpy(model, strokes[:1])
+    x, lengths = pad_strokes(strokes[:1], 64)  # the first cat's bucket
+    np.testing.assert_allclose(
+        model.predict_strokes(strokes[:1]), model.predict_on_batch({"strokes": x, "lengths": lengths}), atol=1e-6
+    )
+    np.testing.assert_allclose(model.predict_strokes(strokes[:3]), model.predict_strokes(strokes * 2)[:3], atol=1e-5)

@@ -4,6 +4,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 EXAMPLES = re.findall(r"```python\n(.*?)```", README, flags=re.S)
 
@@ -40,3 +42,30 @@ def test_the_fine_tuning_example_runs_on_real_drawings(quickdraw_dir, tmp_path, 
     exec(code, namespace)
     assert namespace["model"].labels == ["cat", "owl", "hedgehog"] and namespace["data"].num_rows == 90
     assert len(namespace["history"]["loss"]) == 15 and not namespace["model"].encoder.trainable
+
+
+EXPORT_SECTION = README.split("## Export:")[1].split("\n## ")[0]
+
+
+@pytest.mark.parametrize("format", ["onnx", "litert", "saved_model"])
+def test_the_export_example_runs_on_what_its_command_writes(format, tmp_path, monkeypatch):
+    """The section's command for `format` (the backend that exports it), then its Python snippet, in one folder."""
+    import keras
+
+    from sketchkeras.export import FORMATS
+    from sketchkeras_cli import main
+
+    command = next(line for line in EXPORT_SECTION.splitlines() if f"--format {format} " in line)
+    if keras.backend.backend() not in FORMATS[format][1]:
+        pytest.skip(f"{format} is exported under {FORMATS[format][1]}, as the README says: {command}")
+    monkeypatch.chdir(tmp_path)
+    argv = command.split("sketchkeras ", 1)[1].split()
+    assert main(argv) == 0
+    marker = {"onnx": "onnxruntime", "litert": "tf.lite", "saved_model": "saved_model.load"}[format]
+    code = next(
+        example for example in re.findall(r"```python\n(.*?)```", EXPORT_SECTION, flags=re.S) if marker in example
+    )
+    namespace = {}
+    exec(code, namespace)
+    assert namespace["probabilities"].shape == (35,)
+    assert abs(float(namespace["probabilities"].sum()) - 1) < 1e-5

@@ -23,6 +23,7 @@ from sketchkeras.data import (
 )
 from sketchkeras.distributed import data_parallel
 from sketchkeras.evaluation import early_recognition, evaluate_classifier, score_predictions
+from sketchkeras.export import export_model
 from sketchkeras.hub import InvalidModelError, UnsafeModelError, bundled_model_dir, model_card
 from sketchkeras.layers import FusedLSTM, MaskedConv1D, StrokeEncoder
 from sketchkeras.live import SketchStream
@@ -30,6 +31,7 @@ from sketchkeras.pipeline import RECIPES, run_training
 from sketchkeras.simplify import simplify_drawing
 from sketchkeras.sketchrnn import UnsafePickleError, load_sketchrnn_npz
 from sketchkeras.sources import SkippedRecordsWarning
+from sketchkeras.static_page import write_static_page
 from sketchkeras.streaming import hash_split, stream_batches, stream_quickdraw
 from sketchkeras.strokes import DrawingError, canonical_strokes, read_ndjson
 

@@ -278,7 +278,10 @@ class StrokeEncoder(keras.layers.Layer):
 
     def call(self, strokes, lengths, training=None):
         steps = ops.shape(strokes)[1]
-        mask = ops.arange(steps)[None, :] < ops.expand_dims(ops.cast(lengths, "int32"), 1) if self.masked else None
+        # arange(0, n, 1), not arange(n): jax2onnx (ONNX export under JAX) cannot trace arange without a stop.
+        mask = (
+            ops.arange(0, steps, 1)[None, :] < ops.expand_dims(ops.cast(lengths, "int32"), 1) if self.masked else None
+        )
         # Absolute pen positions (a causal running sum, so padding-safe) beside the offsets.
         x = ops.concatenate([strokes, ops.cumsum(strokes[..., :2], axis=1)], axis=-1)
         for conv, norm in zip(self.convs, self.norms):
@@ -354,7 +357,7 @@ class StrokeEncoder(keras.layers.Layer):
 
 def _reverse_valid(x, lengths):
     """Reverses each sequence within its valid length; padding stays in place."""
-    steps = ops.arange(ops.shape(x)[1])[None, :]
+    steps = ops.arange(0, ops.shape(x)[1], 1)[None, :]
     lengths = ops.expand_dims(lengths, 1)
     index = ops.where(steps < lengths, lengths - 1 - steps, steps)
     return ops.take_along_axis(x, ops.expand_dims(index, -1), axis=1)

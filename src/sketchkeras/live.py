@@ -25,7 +25,9 @@ The arithmetic runs in NumPy on the model's own weights, read through the
 model's public description of itself (`StrokeEncoder.stages()`, then
 `SketchClassifier.head`): a point is a few small matrix products, where a
 framework's per-operation dispatch would cost more than the maths. It gives
-the same numbers under every backend.
+the same numbers under every backend. `predict_numpy` runs the same
+arithmetic over whole drawings: `SketchClassifier.predict_strokes` answers
+a few drawings through it.
 
 Example:
 >>> from sketchkeras import SketchClassifier
@@ -42,6 +44,7 @@ True
 """
 
 import math
+import weakref
 
 import keras
 import numpy as np
@@ -50,6 +53,10 @@ from sketchkeras.layers import ConvStage, RecurrentStage
 from sketchkeras.strokes import DrawingError
 
 GOOGLE_FRAME = (0.0, 0.0, 255.0)
+# predict_numpy's weights per model, with what they were read from (see _cached_read).
+_READ = weakref.WeakKeyDictionary()
+# Under TensorFlow, per model: a graph that returns all its weights at once, and the variables it reads (see _weights).
+_TF_READERS = weakref.WeakKeyDictionary()
 
 
 class SketchStream:
@@ -77,12 +84,9 @@ class SketchStream:
     """
 
     def __init__(self, model, top_k=5, frame=GOOGLE_FRAME):
-        encoder = model.encoder
-        if encoder.bidirectional or not encoder.masked:
-            raise ValueError(
-                "streaming needs a masked, forward-only encoder: a backward recurrence reads the whole drawing "
-                "and an unmasked one depends on the padding"
-            )
+        reason = numpy_unsupported(model)
+        if reason:
+            raise ValueError(f"streaming needs {reason}")
         left, top, size = (float(v) for v in frame)
         if not all(map(math.isfinite, (left, top, size))) or size < 0:
             raise ValueError(f"frame must be finite (left, top, size) with size >= 0, got {frame!r}")
@@ -91,10 +95,7 @@ class SketchStream:
         self.max_points = model.max_points
         self._origin = np.array([left, top])
         self._scale = 1.0 / size if size > 0 else 1.0
-        stages = encoder.stages()
-        self._convs = [_ConvStream(stage) for stage in stages if isinstance(stage, ConvStage)]
-        self._rnns = [_RecurrentStream(stage) for stage in stages if isinstance(stage, RecurrentStage)]
-        self._dense = (_numpy(model.head.kernel), _numpy(model.head.bias))
+        self._convs, self._rnns, self._dense = _read(model)
         self._previous = None  # the last point in frame units (float64), for offsets
         self._position = np.zeros(2, np.float32)  # running sum of offsets: the absolute-position features
         self._pending = None  # the newest point's features, pen flag not yet known
@@ -171,13 +172,127 @@ class SketchStream:
             final, provisional = stage.push(final, provisional)
         if stage.last is None:
             return self.guesses
-        kernel, bias = self._dense
-        logits = stage.last @ kernel + bias
-        probabilities = np.exp(logits - logits.max())
-        self.probabilities = probabilities / probabilities.sum()
+        self.probabilities = _softmax(stage.last, *self._dense)
         best = np.argsort(-self.probabilities, kind="stable")[: self.top_k]
         self.guesses = [(self.labels[i], float(self.probabilities[i])) for i in best]
         return self.guesses
+
+
+def predict_numpy(model, strokes):
+    """Class probabilities `(n, classes)` for canonical stroke arrays, computed in NumPy drawing by drawing.
+
+    The stream's arithmetic over each whole drawing (its first
+    `max_points` points): the numbers of `SketchClassifier.predict_strokes`
+    without a framework's per-operation dispatch, which costs more than
+    the maths for a drawing or a few. The model needs a masked,
+    forward-only encoder (as a stream does).
+
+    Raises:
+        ValueError: for a model it cannot run.
+
+    Example:
+    >>> from sketchkeras import SketchClassifier, pad_strokes
+    >>> model = SketchClassifier(["circle", "line"], conv_layers=[(8, 3, 2)], rnn_units=[8])
+    >>> drawings = [np.array([[0.1, 0.2, 0.0], [0.3, -0.1, 1.0]], "float32"), np.ones((5, 3), "float32")]
+    >>> strokes, lengths = pad_strokes(drawings, 16)
+    >>> keras_path = model.predict_on_batch({"strokes": strokes, "lengths": lengths})
+    >>> float(abs(predict_numpy(model, drawings) - keras_path).max()) < 1e-6
+    True
+    """
+    reason = numpy_unsupported(model)
+    if reason:
+        raise ValueError(f"the NumPy forward pass needs {reason}")
+    convs, rnns, dense = _cached_read(model)
+    probabilities = np.empty((len(strokes), len(model.labels)), np.float32)
+    for row, drawing in zip(probabilities, strokes):
+        drawing = np.asarray(drawing, np.float32)[: model.max_points]
+        x = np.concatenate([drawing, np.cumsum(drawing[:, :2], axis=0, dtype=np.float32)], axis=1)
+        for stage in (*convs, *rnns):
+            x = stage.whole(x)
+        row[:] = _softmax(x[-1], *dense)
+    return probabilities
+
+
+def numpy_unsupported(model):
+    """What the NumPy forward pass (`SketchStream`, `predict_numpy`) needs and `model` lacks; None when it can run it.
+
+    Example:
+    >>> from sketchkeras import SketchClassifier
+    >>> numpy_unsupported(SketchClassifier(["a", "b"], conv_layers=[(8, 3, 2)], rnn_units=[8])) is None
+    True
+    >>> numpy_unsupported(SketchClassifier(["a", "b"], rnn_units=[8], bidirectional=True))[:31]
+    'a masked, forward-only encoder:'
+    """
+    encoder = model.encoder
+    if encoder.bidirectional or not encoder.masked:
+        return (
+            "a masked, forward-only encoder: a backward recurrence reads the whole drawing "
+            "and an unmasked one depends on the padding"
+        )
+    for stage in encoder.stages():
+        if isinstance(stage, RecurrentStage):
+            cell = stage.forward.cell
+            if cell.activation is not keras.activations.tanh or cell.recurrent_activation is not (
+                keras.activations.sigmoid
+            ):
+                return "recurrent layers with Keras' default tanh/sigmoid activations"
+            if stage.rnn == "gru" and not cell.reset_after:
+                return "GRUs with Keras' default reset_after=True"
+    return None
+
+
+def _read(model):
+    """The model's weights as NumPy stages: `(conv stages, recurrent stages, (head kernel, head bias))`."""
+    weights = _weights(model)
+    stages = model.encoder.stages()
+    convs = [_ConvStream(stage, weights) for stage in stages if isinstance(stage, ConvStage)]
+    rnns = [_RecurrentStream(stage, weights) for stage in stages if isinstance(stage, RecurrentStage)]
+    return convs, rnns, (weights[id(model.head.kernel)], weights[id(model.head.bias)])
+
+
+def _weights(model):
+    """Every weight of `model` as float32 NumPy, by `id` of its variable, in one read.
+
+    Under TensorFlow one graph call returns them all: reading eager
+    variables one by one costs about 75 us each.
+    """
+    variables = model.weights
+    if keras.backend.backend() == "tensorflow":
+        reader = _TF_READERS.get(model)
+        if reader is None or len(reader[1]) != len(variables):
+            import tensorflow as tf
+
+            reader = _TF_READERS[model] = (tf.function(lambda: [v.value for v in variables]), variables)
+        values = [tensor.numpy() for tensor in reader[0]()]
+    else:
+        values = [keras.ops.convert_to_numpy(v) for v in variables]
+    return {id(v): np.asarray(value, np.float32) for v, value in zip(variables, values)}
+
+
+def _cached_read(model):
+    """`_read(model)`, read again only when a weight has changed since the last call.
+
+    JAX replaces a variable's array when it changes; PyTorch bumps its
+    tensor's `_version` on every in-place change. TensorFlow's variables
+    tell neither, so under TensorFlow the weights are read on every call
+    (all at once, see `_weights`).
+    """
+    if keras.backend.backend() == "tensorflow":
+        return _read(model)
+    variables = model.weights
+    seen = [(v.value, getattr(v.value, "_version", None)) for v in variables]
+    cached = _READ.get(model)
+    fresh = cached is not None and len(cached[0]) == len(seen)
+    fresh = fresh and all(value is old and version == was for (value, version), (old, was) in zip(seen, cached[0]))
+    if not fresh:
+        cached = _READ[model] = (seen, _read(model))
+    return cached[1]
+
+
+def _softmax(features, kernel, bias):
+    logits = features @ kernel + bias
+    probabilities = np.exp(logits - logits.max())
+    return probabilities / probabilities.sum()
 
 
 class _ConvStream:
@@ -187,12 +302,12 @@ class _ConvStream:
     outside the sequence); it is final once input `j*strides + right` is.
     """
 
-    def __init__(self, stage):
-        self.kernel = _numpy(stage.conv.kernel)  # (size, in, out)
-        self.bias = _numpy(stage.conv.bias)
+    def __init__(self, stage, weights):
+        self.kernel = weights[id(stage.conv.kernel)]  # (size, in, out)
+        self.bias = weights[id(stage.conv.bias)]
         self.size, self.strides = stage.kernel_size, stage.strides
         self.left, self.right = stage.padding
-        self.norm = _normalisation(stage.norm)
+        self.norm = _normalisation(stage.norm, weights)
         self.inputs = np.zeros((0, self.kernel.shape[1]), np.float32)  # final inputs from index `start` on
         self.start = 0
         self.emitted = 0  # final outputs so far
@@ -201,15 +316,22 @@ class _ConvStream:
         self.inputs = np.concatenate([self.inputs, final])
         known = self.start + len(self.inputs)  # final inputs so far
         ready = max(self.emitted, (known - 1 - self.right) // self.strides + 1)
-        new_final = self._outputs(range(self.emitted, ready), self.inputs)
+        new_final = self._outputs(range(self.emitted, ready), self.inputs, self.start)
         self.emitted = ready
         total = known + len(provisional)
-        tail = self._outputs(range(ready, -(-total // self.strides)), np.concatenate([self.inputs, provisional]))
+        tail = self._outputs(
+            range(ready, -(-total // self.strides)), np.concatenate([self.inputs, provisional]), self.start
+        )
         keep = max(0, ready * self.strides - self.left - self.start)  # inputs no later output reads
         self.inputs, self.start = self.inputs[keep:], self.start + keep
         return new_final, tail
 
-    def _outputs(self, positions, inputs):
+    def whole(self, inputs):
+        """The stage's outputs for a whole sequence (leaves the stream as it is)."""
+        return self._outputs(range(-(-len(inputs) // self.strides)), inputs, 0)
+
+    def _outputs(self, positions, inputs, start):
+        """Outputs at `positions` from `inputs`, the sequence's inputs from index `start` on."""
         if not positions:
             return np.zeros((0, self.kernel.shape[2]), np.float32)
         padded = np.concatenate(
@@ -219,25 +341,31 @@ class _ConvStream:
                 np.zeros((self.size, inputs.shape[1]), np.float32),
             ]
         )
-        first = np.array(positions) * self.strides - self.left - self.start + self.size
+        first = np.array(positions) * self.strides - self.left - start + self.size
         windows = padded[first[:, None] + np.arange(self.size)]  # (outputs, size, in)
         out = windows.reshape(len(first), -1) @ self.kernel.reshape(-1, self.kernel.shape[2]) + self.bias
         return np.maximum(self.norm(out), 0.0)
 
 
 class _RecurrentStream:
-    """One `RecurrentStage`'s forward LSTM or GRU: state after its final inputs, provisional inputs run from a copy."""
+    """One `RecurrentStage`'s forward LSTM or GRU: state after its final inputs, provisional inputs run from a copy.
 
-    def __init__(self, stage):
+    The LSTM's gates are stored as `(i, f, o, g)` (Keras: `i, f, g, o`) with
+    the three sigmoid gates' columns halved (exact in floating point), so a
+    step takes one `tanh` over all gates: `sigmoid(x) = (1 + tanh(x / 2)) / 2`.
+    """
+
+    def __init__(self, stage, weights):
         cell = stage.forward.cell
-        if cell.activation is not keras.activations.tanh or cell.recurrent_activation is not keras.activations.sigmoid:
-            raise ValueError("streaming supports recurrent layers with Keras' default tanh/sigmoid activations")
-        self.kernel, self.recurrent = _numpy(cell.kernel), _numpy(cell.recurrent_kernel)
-        self.bias = _numpy(cell.bias)
-        self.gru = stage.rnn == "gru"
-        if self.gru and not cell.reset_after:
-            raise ValueError("streaming supports GRUs with Keras' default reset_after=True")
+        kernel, recurrent, bias = (weights[id(v)] for v in (cell.kernel, cell.recurrent_kernel, cell.bias))
         units = stage.units
+        self.gru = stage.rnn == "gru"
+        if not self.gru:
+            half = np.array([[0.5], [0.5], [0.5], [1.0]], np.float32)
+            kernel, recurrent, bias = (
+                (w.reshape(-1, 4, units)[:, [0, 1, 3, 2]] * half).reshape(w.shape) for w in (kernel, recurrent, bias)
+            )
+        self.kernel, self.recurrent, self.bias = kernel, recurrent, bias
         self.state = (np.zeros(units, np.float32),) if self.gru else (np.zeros(units, np.float32),) * 2
         self.last = None  # output at the newest step: what the classifier reads
 
@@ -250,21 +378,42 @@ class _RecurrentStream:
             self.last = self.state[0]
         return final_out, tail_out
 
+    def whole(self, inputs):
+        """The layer's outputs for a whole sequence, from a zero state (leaves the stream as it is)."""
+        units = self.recurrent.shape[0]
+        return self._run(inputs, (np.zeros(units, np.float32),) * (1 if self.gru else 2))[0]
+
     def _run(self, inputs, state):
         if self.gru:
             projected = inputs @ self.kernel + self.bias[0]
-        else:
-            projected = inputs @ self.kernel + self.bias
-        outputs = np.zeros((len(inputs), self.recurrent.shape[0]), np.float32)
-        for t, x in enumerate(projected):
-            state = self._gru_step(x, *state) if self.gru else self._lstm_step(x, *state)
-            outputs[t] = state[0]
-        return outputs, state
+            outputs = np.zeros((len(inputs), self.recurrent.shape[0]), np.float32)
+            for t, x in enumerate(projected):
+                state = self._gru_step(x, *state)
+                outputs[t] = state[0]
+            return outputs, state
+        return self._lstm_run(inputs @ self.kernel + self.bias, *state)
 
-    def _lstm_step(self, x, h, c):
-        i, f, g, o = np.split(x + h @ self.recurrent, 4)
-        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-        return _sigmoid(o) * np.tanh(c), c
+    def _lstm_run(self, projected, h, c):
+        """LSTM steps over projected inputs, in preallocated arrays; `h` and `c` are left unchanged."""
+        units = len(h)
+        outputs = np.empty((len(projected), units), np.float32)
+        z = np.empty(4 * units, np.float32)
+        sigmoids, (i, f, o, g) = z[: 3 * units], np.split(z, 4)
+        ig = np.empty(units, np.float32)
+        c = c.copy()
+        for x, h_next in zip(projected, outputs):
+            np.dot(h, self.recurrent, out=z)
+            z += x
+            np.tanh(z, out=z)
+            sigmoids *= 0.5
+            sigmoids += 0.5
+            c *= f
+            np.multiply(i, g, out=ig)
+            c += ig
+            np.tanh(c, out=h_next)
+            h_next *= o
+            h = h_next
+        return outputs, (h, c)
 
     def _gru_step(self, x, h):
         inner = h @ self.recurrent + self.bias[1]
@@ -274,15 +423,15 @@ class _RecurrentStream:
         return (z * h + (1.0 - z) * np.tanh(x_h + r * h_h),)
 
 
-def _normalisation(norm):
+def _normalisation(norm, weights):
     """The inference-time normalisation as a function of `(steps, channels)` rows."""
     if norm is None:
         return lambda x: x
-    gamma = _numpy(norm.gamma) if norm.scale else 1.0
-    beta = _numpy(norm.beta) if norm.center else 0.0
+    gamma = weights[id(norm.gamma)] if norm.scale else 1.0
+    beta = weights[id(norm.beta)] if norm.center else 0.0
     if isinstance(norm, keras.layers.BatchNormalization):
-        scale = gamma / np.sqrt(_numpy(norm.moving_variance) + norm.epsilon)
-        shift = beta - _numpy(norm.moving_mean) * scale
+        scale = gamma / np.sqrt(weights[id(norm.moving_variance)] + norm.epsilon)
+        shift = beta - weights[id(norm.moving_mean)] * scale
         return lambda x: x * scale + shift
 
     def layer_norm(x):
@@ -295,7 +444,3 @@ def _normalisation(norm):
 
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
-
-
-def _numpy(variable):
-    return np.asarray(keras.ops.convert_to_numpy(variable), np.float32)

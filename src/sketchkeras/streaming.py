@@ -15,6 +15,9 @@ memory, this module never does:
 * `stream_batches` turns a stream into endless, shuffled, length-bucketed
   batches of the same structure as `sketchkeras.StrokeBatches`, for
   `model.fit(..., steps_per_epoch=...)`.
+* `StreamEpochs` cuts such an endless stream into "epochs" of a fixed
+  number of batches, with `len()` and `arrange(epoch)`, for
+  `sketchkeras.training.train` (checkpoints, resume).
 * `take_sample` keeps the first drawings of a shuffled stream as an
   in-memory `datasets.Dataset`: a fixed validation or test sample.
 
@@ -28,6 +31,7 @@ Example:
 
 import hashlib
 import itertools
+import threading
 from pathlib import Path
 
 import datasets
@@ -178,6 +182,93 @@ def stream_batches(dataset, batch_size=64, max_points=256, seed=0, buffer_size=1
     return _vary_first_lengths(batches) if keras.backend.backend() == "tensorflow" else batches
 
 
+class StreamEpochs(keras.utils.PyDataset):
+    """An endless batch stream as epochs of `steps` batches: epoch `e` is the stream's batches `e * steps` on.
+
+    The stream is carried on, not re-seeded: an uninterrupted run reads it
+    once, straight through, and `arrange(e)` in a fresh process (a resumed
+    run) starts the stream again from `batches()` and skips ahead to batch
+    `e * steps`. The batches of epoch `e` are thus a fixed function of
+    `(seed, e)`, as `sketchkeras.training.train` needs for an exact resume.
+    The cost is on resume: the batches skipped are read again (not trained
+    on), at the input pipeline's rate.
+
+    The first `cached` batches of the current epoch are kept in memory
+    (`train` reads up to 64 of them for BatchNormalization statistics before
+    `fit` reads them); reading further back restarts the stream. Under
+    TensorFlow, batch 1 of every epoch is padded to the next bucket length
+    when it has batch 0's length (see `stream_batches`), since a resumed
+    `fit` takes its tensor signature from the first two batches of its first
+    epoch.
+
+    Args:
+        batches: a function of no arguments returning the endless batch
+            stream, the same batches at every call, e.g. `lambda:
+            stream_batches(stream, batch_size=256, seed=0)`.
+        steps: batches per epoch.
+        cached: how many of each epoch's first batches are kept (at least 2).
+
+    Example:
+    >>> from sketchkeras import bundled_sample_dir
+    >>> stream = stream_quickdraw(bundled_sample_dir() / "simplified", classes=["cat", "dog"])
+    >>> epochs = StreamEpochs(lambda: stream_batches(stream, batch_size=8), steps=3)
+    >>> fifth = list(itertools.islice(stream_batches(stream, batch_size=8), 5))[-1]
+    >>> epochs.arrange(1)
+    >>> len(epochs), bool((epochs[1][1] == fifth[1]).all())
+    (3, True)
+    """
+
+    def __init__(self, batches, steps, cached=64, **kwargs):
+        super().__init__(**kwargs)
+        if cached < 2:
+            raise ValueError(f"cached must be at least 2, not {cached}")
+        self.batches, self.steps, self.cached = batches, steps, cached
+        self._stream, self._position = None, 0  # the next batch `self._stream` gives
+        self._lock = threading.Lock()  # tf.data reads from its own thread
+        self.arrange(0)
+
+    def __len__(self):
+        return self.steps
+
+    def arrange(self, epoch):
+        """Makes the batches of `epoch` current (Keras calls `on_epoch_end` for the next)."""
+        self.epoch, self._epoch_cache = epoch, {}
+
+    def __getitem__(self, index):
+        if not 0 <= index < self.steps:
+            raise IndexError(f"batch {index} of an epoch of {self.steps}")
+        with self._lock:
+            if index not in self._epoch_cache:
+                return self._read(index)
+            return self._epoch_cache[index]
+
+    def _read(self, index):
+        target = self.epoch * self.steps + index
+        if self._stream is None or self._position > target:
+            self._stream, self._position = self.batches(), 0
+        start = self.epoch * self.steps
+        while True:
+            batch = next(self._stream)
+            self._position += 1
+            local = self._position - 1 - start
+            if 0 <= local < self.cached:
+                batch = self._epoch_cache[local] = self._lead_with_distinct_lengths(local, batch)
+            if self._position > target:
+                return batch
+
+    def _lead_with_distinct_lengths(self, index, batch):
+        if index != 1 or keras.backend.backend() != "tensorflow":
+            return batch
+        x, y = batch
+        length = x["strokes"].shape[1]
+        if length != self._epoch_cache[0][0]["strokes"].shape[1]:
+            return batch
+        return _padded_to_next_bucket(x), y
+
+    def on_epoch_end(self):
+        self.arrange(self.epoch + 1)
+
+
 def take_sample(dataset, n, seed=0, buffer_size=10_000):
     """The first `n` drawings of a shuffled stream, as an in-memory `datasets.Dataset`.
 
@@ -221,12 +312,15 @@ def _vary_first_lengths(batches):
     first = next(batches)
     yield first
     x, y = next(batches)
-    length = x["strokes"].shape[1]
-    if length == first[0]["strokes"].shape[1]:
-        longer = next((b for b in BUCKET_LENGTHS if b > length), 2 * length)
-        x = {"strokes": np.pad(x["strokes"], [(0, 0), (0, longer - length), (0, 0)]), "lengths": x["lengths"]}
-    yield x, y
+    yield (_padded_to_next_bucket(x) if x["strokes"].shape[1] == first[0]["strokes"].shape[1] else x), y
     yield from batches
+
+
+def _padded_to_next_bucket(x):
+    """A batch's inputs padded to the next of `BUCKET_LENGTHS` (the model ignores padding)."""
+    length = x["strokes"].shape[1]
+    longer = next((b for b in BUCKET_LENGTHS if b > length), 2 * length)
+    return {"strokes": np.pad(x["strokes"], [(0, 0), (0, longer - length), (0, 0)]), "lengths": x["lengths"]}
 
 
 def _generate(files, labels, split):
