@@ -7,7 +7,7 @@
     sketchkeras evaluate runs/qd35/model --data quickdraw/simplified --out runs/qd35/eval
     sketchkeras evaluate runs/qd35/model --data qd35-sample/ --max-per-class 400 --split test --early
     sketchkeras predict runs/qd35/model drawings.ndjson --top-k 3
-    sketchkeras convert quickdraw/simplified qd-parquet --classes cat dog
+    sketchkeras convert quickdraw/simplified qd-parquet --workers 4   # sharded, lossless, resumable
     sketchkeras push runs/qd35/model me/sketch-qd35
     sketchkeras render drawings.ndjson --out pngs --limit 8
     sketchkeras serve                                     # draw at http://127.0.0.1:8000/ (the bundled QD-35 model)
@@ -266,18 +266,25 @@ def _parser():
     convert = command(
         "convert",
         _convert,
-        "convert Google files to a parquet dataset (train/validation/test) ready for the Hub",
+        "convert Google files to a sharded, lossless parquet dataset (train/validation/test) ready for the Hub",
+        "Stream Google's files into data/{split}-XXXXX-of-YYYYY.parquet and a dataset card README.md, in memory "
+        "bounded by one shard. Rows keep Google's records (word, key_id, countrycode, timestamp, recognized and the "
+        "drawing as small integers); splits follow each drawing's identity hash; shards mix every class. Rerun the "
+        "same command after a kill to finish the missing shards.",
     )
     convert.add_argument("source", metavar="SOURCE", help="Google ndjson, sketch-rnn .npz, or a folder or glob of them")
     convert.add_argument("out", type=_out_dir, metavar="OUT", help="output folder (data/*.parquet and README.md)")
     convert.add_argument("--classes", nargs="+", metavar="NAME", help="class names (default: Google's 345 categories)")
     convert.add_argument(
-        "--max-per-class",
+        "--workers", type=_positive(int), default=1, metavar="N", help="processes reading and writing (default: 1)"
+    )
+    convert.add_argument(
+        "--shard-rows",
         type=_positive(int),
         metavar="N",
-        help="keep at most N drawings of each class",
+        help="drawings a shard aims at (default: sketchkeras.convert.SHARD_ROWS, about 150 MB of simplified drawings)",
     )
-    convert.add_argument("--seed", type=int, default=0, help="seeds the split (default: 0)")
+    convert.add_argument("--seed", type=int, default=0, help="seeds the shards and their shuffle (default: 0)")
 
     push = command(
         "push",
@@ -439,11 +446,10 @@ def _predict(args):
 
 
 def _convert(args):
-    from sketchkeras.data import convert_to_parquet
+    from sketchkeras.convert import convert_quickdraw
 
-    out = convert_to_parquet(
-        args.source, args.out, classes=args.classes, max_per_class=args.max_per_class, seed=args.seed
-    )
+    shards = {} if args.shard_rows is None else {"shard_rows": args.shard_rows}
+    out = convert_quickdraw(args.source, args.out, classes=args.classes, workers=args.workers, seed=args.seed, **shards)
     print(
         f"wrote {out}: load it with sketchkeras.load_quickdraw({str(out)!r}); "
         f"push it with: hf upload OWNER/NAME {out} --repo-type dataset"

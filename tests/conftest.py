@@ -15,3 +15,46 @@ def quickdraw_dir():
     if not (QUICKDRAW / "simplified").is_dir():
         pytest.fail(f"real Quick, Draw! data not found at {QUICKDRAW}")
     return QUICKDRAW
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps trying (and failing) to reach Google's servers.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _missing_browser():
+    """What the browser tests lack, with how to get it; None when nothing is missing."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package (pip install playwright)"
+    return None if CHROMIUM.is_file() else f"{CHROMIUM} (apt-get install chromium)"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (which downloads no browser).
+
+    Skipped when /usr/bin/chromium or the playwright package is missing, unless SKETCHKERAS_REQUIRE_BROWSER=1
+    (as in CI), which makes that a failure.
+    """
+    missing = _missing_browser()
+    if missing:
+        if os.environ.get("SKETCHKERAS_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"the browser tests need {missing}; SKETCHKERAS_REQUIRE_BROWSER=1 makes its absence a failure")
+        pytest.skip(f"the browser tests need {missing}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

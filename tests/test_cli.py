@@ -22,9 +22,9 @@ from sketchkeras import (
     load_quickdraw,
     load_sketchrnn_npz,
     pipeline,
-    split_dataset,
 )
 from sketchkeras.evaluation import evaluate_classifier
+from sketchkeras.streaming import hash_split
 from sketchkeras_cli import RECIPE_NAMES, main
 
 CLASSES = ["cat", "owl", "pig"]
@@ -271,20 +271,23 @@ def test_evaluate_early_on_the_bundled_models_test_split(tmp_path):
     assert _png_size(out_dir / "early_recognition.png")[0] > 0
 
 
-def test_convert_writes_parquet_that_load_quickdraw_reads_back(quickdraw_dir, tmp_path, monkeypatch):
+def test_convert_writes_sharded_parquet_that_load_quickdraw_reads_back(quickdraw_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     source, out = quickdraw_dir / "simplified", tmp_path / "converted"
-    status, stdout, err = _run(
-        ["convert", str(source), str(out), "--classes", "cat", "owl", "--max-per-class", "20", "--seed", "3"]
-    )
+    argv = ["convert", str(source), str(out), "--classes", "cat", "owl", "--shard-rows", "100", "--seed", "3"]
+    status, stdout, err = _run([*argv, "--workers", "2"])
     assert status == 0, err
     assert stdout.startswith(f"wrote {out}: load it with sketchkeras.load_quickdraw(")
     assert "license: cc-by-4.0" in (out / "README.md").read_text()
-    expected = split_dataset(load_quickdraw(source, classes=["cat", "owl"], max_per_class=20), seed=3)
-    for name, rows in {"train": 32, "validation": 4, "test": 4}.items():
-        loaded = load_quickdraw(out / "data" / f"{name}-00000-of-00001.parquet", classes=["cat", "owl"])
-        assert loaded.num_rows == rows and loaded["key_id"] == expected[name]["key_id"]
-        np.testing.assert_array_equal(np.concatenate(loaded["strokes"]), np.concatenate(expected[name]["strokes"]))
+    direct = load_quickdraw(source, classes=["cat", "owl"])
+    loaded = load_quickdraw(out, classes=["cat", "owl"])
+    assert sum(split.num_rows for split in loaded.values()) == direct.num_rows
+    for name, split in loaded.items():
+        rows = zip(split["key_id"], split["strokes"])
+        assert {hash_split(key, np.asarray(strokes, "float32")) for key, strokes in rows} == {name}
+        assert len(list((out / "data").glob(f"{name}-*.parquet"))) == -(-split.num_rows // 100)
+    status, stdout, err = _run(argv)  # a rerun into a finished folder with other arguments (--workers 1) is refused
+    assert (status, stdout) == (1, "") and "sketchkeras convert: error:" in err
 
 
 def test_render_writes_one_png_per_drawing(quickdraw_dir, tmp_path):

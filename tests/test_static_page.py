@@ -8,7 +8,6 @@ SKETCHKERAS_REQUIRE_BROWSER=1 (as in CI), which makes that a failure.
 
 import functools
 import json
-import os
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,27 +15,15 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from pen import BLANK, draw, fit
 
 from sketchkeras import SketchClassifier, bundled_model_dir, categories, qd35_classes, simplify_drawing
 from sketchkeras.static_page import write_static_page
 from sketchkeras.strokes import canonical_strokes
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-# Without the background-networking flags Chromium keeps trying (and failing) to reach Google's servers.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PAGE_FILES = ["", "style.css", "app.js", "preprocess.js", "model.js", "model.json", "weights.bin"]  # "": index.html
-MARGIN = 25  # canvas pixels left blank around the drawing drawn with the mouse
-BLANK = "c => c.getContext('2d').getImageData(0, 0, c.width, c.height).data.every(v => v === 0)"  # is the canvas blank
+# The files the page asks for, "" being index.html.
+PAGE_FILES = ["", "style.css", "app.js", "pad.js", "preprocess.js", "model.js", "model.json", "weights.bin"]
 # Small architectures, one per thing the page supports beyond the bundled model's (LSTM, batch norm, odd kernels).
 LONG = ["blueberry", "brain"]  # their first raw drawings have more points than max_points once simplified
 SMALL_MODELS = {
@@ -45,33 +32,6 @@ SMALL_MODELS = {
     "lstm-no-norm": dict(conv_layers=[(5, 6, 1)], rnn_units=[4, 6], normalization=None),
     "gru-no-conv": dict(conv_layers=[], rnn_units=[7], rnn="gru"),
 }
-
-
-def _missing_browser():
-    """What the browser tests lack, with how to get it; None when nothing is missing."""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package (pip install playwright)"
-    return None if CHROMIUM.is_file() else f"{CHROMIUM} (apt-get install chromium)"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    missing = _missing_browser()
-    if missing:
-        if os.environ.get("SKETCHKERAS_REQUIRE_BROWSER") == "1":
-            pytest.fail(
-                f"the static page's browser test needs {missing}; "
-                "SKETCHKERAS_REQUIRE_BROWSER=1 makes its absence a failure"
-            )
-        pytest.skip(f"the static page's browser test needs {missing}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -132,22 +92,6 @@ def _raw(quickdraw_dir, word, count):
     """The first `count` raw drawings of `word`, in file order."""
     lines = (quickdraw_dir / "raw" / f"{word}.ndjson").read_text().splitlines()
     return [json.loads(line)["drawing"] for line in lines[:count]]
-
-
-def _fit(drawing, size):
-    """The drawing's strokes `[xs, ys]` in whole canvas pixels, scaled uniformly to fit a `size` x `size` canvas;
-    a point that lands on the one before it is dropped (the mouse would not move, and no event would record it)."""
-    xs = [x for stroke in drawing for x in stroke[0]]
-    ys = [y for stroke in drawing for y in stroke[1]]
-    scale = (size - 2 * MARGIN) / max(max(xs) - min(xs), max(ys) - min(ys))
-    strokes = []
-    for stroke in drawing:
-        points = [
-            (round(MARGIN + (x - min(xs)) * scale), round(MARGIN + (y - min(ys)) * scale)) for x, y in zip(*stroke[:2])
-        ]
-        points = [point for i, point in enumerate(points) if i == 0 or point != points[i - 1]]
-        strokes.append([[x for x, _ in points], [y for _, y in points]])
-    return strokes
 
 
 def _shown(page):
@@ -278,22 +222,15 @@ def test_drawing_with_the_mouse_shows_the_guesses_while_drawing(browser, site, m
     page = _open(browser, f"{url}qd35/", model.labels)
     assert _shown(page) == []
     width = page.eval_on_selector("#canvas", "c => c.width")
-    strokes = _fit(drawing, width)
-    left, top, scale = page.eval_on_selector(
-        "#canvas",
-        "c => { const box = c.getBoundingClientRect(); "
-        "return [box.left + c.clientLeft, box.top + c.clientTop, c.clientWidth / c.width]; }",
-    )
+    strokes = fit(drawing, width)
     assert len(strokes) >= 3
-    for i, (xs, ys) in enumerate(strokes):
-        page.mouse.move(left + xs[0] * scale, top + ys[0] * scale)
-        page.mouse.down()
-        for x, y in zip(xs[1:], ys[1:]):
-            page.mouse.move(left + x * scale, top + y * scale)
+
+    def check_mid_stroke(i):
         if i == 1:  # pen still down in the second stroke: the guesses are those for the drawing so far
             expected = model.predict_drawings([strokes[:2]], format="raw", top_k=5)
             _assert_same_guesses([_settled(page)], expected)
-        page.mouse.up()
+
+    draw(page, strokes, before_lift=check_mid_stroke)
     shown = _settled(page)
     _assert_same_guesses([shown], model.predict_drawings([strokes], format="raw", top_k=5))
     assert page.inner_text("#guesses li .name") == shown[0][0] and page.inner_text("#message") == ""

@@ -7,7 +7,6 @@ SKETCHKERAS_REQUIRE_BROWSER=1 (as in CI), which makes that a failure.
 
 import gzip
 import json
-import os
 import re
 import socket
 import threading
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from pen import BLANK, draw, fit
 
 from sketchkeras import (
     SketchClassifier,
@@ -30,48 +30,7 @@ from sketchkeras.serve import create_app
 from sketchkeras.strokes import canonical_strokes, read_ndjson
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-# Without the background-networking flags Chromium keeps trying (and failing) to reach Google's servers.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = ROOT / "test-artifacts" / "web_demo.png"
-MARGIN = 25  # canvas pixels left blank around the replayed drawing
-BLANK = "c => c.getContext('2d').getImageData(0, 0, c.width, c.height).data.every(v => v === 0)"  # is the canvas blank
-
-
-def _missing_browser():
-    """What the browser test lacks, with how to get it; None when nothing is missing."""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package (pip install playwright)"
-    return None if CHROMIUM.is_file() else f"{CHROMIUM} (apt-get install chromium)"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    missing = _missing_browser()
-    if missing:
-        if os.environ.get("SKETCHKERAS_REQUIRE_BROWSER") == "1":
-            pytest.fail(
-                f"the web demo's browser test needs {missing}; "
-                "SKETCHKERAS_REQUIRE_BROWSER=1 makes its absence a failure"
-            )
-        pytest.skip(f"the web demo's browser test needs {missing}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -118,38 +77,6 @@ def _unseen_drawing(model, quickdraw_dir):
     raise AssertionError("no unseen raw drawing of a QD-35 class has its label in the model's top 5")
 
 
-def _fit(drawing, size):
-    """The drawing's strokes `[xs, ys]` in whole canvas pixels, scaled uniformly to fit a `size` x `size`
-    canvas. A point that lands on the one before it is dropped: the mouse would not move, and no event
-    would record it."""
-    xs = [x for stroke in drawing for x in stroke[0]]
-    ys = [y for stroke in drawing for y in stroke[1]]
-    scale = (size - 2 * MARGIN) / max(max(xs) - min(xs), max(ys) - min(ys))
-    strokes = []
-    for stroke in drawing:
-        points = [
-            (round(MARGIN + (x - min(xs)) * scale), round(MARGIN + (y - min(ys)) * scale)) for x, y in zip(*stroke[:2])
-        ]
-        points = [point for i, point in enumerate(points) if i == 0 or point != points[i - 1]]
-        strokes.append([[x for x, _ in points], [y for _, y in points]])
-    return strokes
-
-
-def _draw(page, strokes):
-    """Draws strokes (canvas pixels) on the page's canvas with the mouse."""
-    left, top, scale = page.eval_on_selector(
-        "#canvas",
-        "c => { const box = c.getBoundingClientRect(); "
-        "return [box.left + c.clientLeft, box.top + c.clientTop, c.clientWidth / c.width]; }",
-    )
-    for xs, ys in strokes:
-        page.mouse.move(left + xs[0] * scale, top + ys[0] * scale)
-        page.mouse.down()
-        for x, y in zip(xs[1:], ys[1:]):
-            page.mouse.move(left + x * scale, top + y * scale)
-        page.mouse.up()
-
-
 def test_drawing_on_the_page_shows_the_models_guesses(browser, url, model, quickdraw_dir, capsys):
     word, drawing = _unseen_drawing(model, quickdraw_dir)
     page = browser.new_page(viewport={"width": 1000, "height": 760})
@@ -160,9 +87,9 @@ def test_drawing_on_the_page_shows_the_models_guesses(browser, url, model, quick
     page.goto(url)
     page.wait_for_selector(f"#labels:has-text('{len(model.labels)} things')")
     width = page.eval_on_selector("#canvas", "c => c.width")
-    strokes = _fit(drawing, width)
+    strokes = fit(drawing, width)
 
-    _draw(page, strokes)
+    draw(page, strokes)
     page.wait_for_selector('#guesses[aria-busy="false"]', state="attached")
 
     final = posted[-1]
@@ -195,7 +122,7 @@ def test_the_page_shows_the_servers_error_message(browser, url):
     page.goto(url)
     detail = "stroke 0: xs has 2 values but ys has 1"
     page.route("**/api/predict", lambda route: route.fulfill(status=422, json={"detail": detail}))
-    _draw(page, [[[100, 200], [100, 200]]])
+    draw(page, [[[100, 200], [100, 200]]])
     page.wait_for_selector('#guesses[aria-busy="false"]', state="attached")
     assert page.inner_text("#message") == detail
     page.close()
@@ -212,15 +139,15 @@ def test_saving_downloads_the_collected_drawings_as_googles_raw_ndjson(browser, 
     width = page.eval_on_selector("#canvas", "c => c.width")
     # The replayed canvas pixels: x -> round(25 + (x - min x) * 450 / extent), y likewise, extent the drawing's
     # longer side (361 and 619 pixels of Google's screen), repeated points dropped: 183 -> 182 and 110 -> 104 points.
-    replayed = [_fit(record["drawing"], width) for record in originals]
+    replayed = [fit(record["drawing"], width) for record in originals]
     assert [[len(xs) for xs, _ in strokes] for strokes in replayed] == [[43, 58, 81], [19, 21, 10, 11, 15, 16, 12]]
     start = datetime.now(timezone.utc)
     start = start.replace(microsecond=start.microsecond // 1000 * 1000)  # the page's clock has milliseconds
 
-    _draw(page, replayed[0])
+    draw(page, replayed[0])
     page.click("#clear")  # keeps the finished drawing
     assert page.inner_text("#collection") == "1 drawing collected."
-    _draw(page, replayed[1])  # left on the canvas: Save keeps it too
+    draw(page, replayed[1])  # left on the canvas: Save keeps it too
     page.click("#save")
     assert page.inner_text("#collection") == "Type the word your drawings show before saving them."
     assert page.eval_on_selector("#word", "w => [w === document.activeElement, w.getAttribute('aria-invalid')]") == [

@@ -9,6 +9,7 @@ Example:
 """
 
 from sketchkeras.classifier import PRESETS, SketchClassifier
+from sketchkeras.convert import convert_quickdraw
 from sketchkeras.data import (
     StrokeBatches,
     bucket_length,
@@ -32,7 +33,7 @@ from sketchkeras.simplify import simplify_drawing
 from sketchkeras.sketchrnn import UnsafePickleError, load_sketchrnn_npz
 from sketchkeras.sources import SkippedRecordsWarning
 from sketchkeras.static_page import write_static_page
-from sketchkeras.streaming import hash_split, stream_batches, stream_quickdraw
+from sketchkeras.streaming import StreamEpochs, hash_split, stream_batches, stream_quickdraw
 from sketchkeras.strokes import DrawingError, canonical_strokes, read_ndjson
 
 __version__ = "0.1.0"

@@ -39,7 +39,17 @@ from sketchkeras.sources import (
     load_repository,
     source_files,
 )
+from sketchkeras.strokes import canonical_strokes
 
+# The drawing columns of `sketchkeras.convert_quickdraw`'s rows (Google's records), and the format of each.
+DRAWING_COLUMNS = {
+    "simplified_x": "simplified",
+    "simplified_y": "simplified",
+    "raw_x": "raw",
+    "raw_y": "raw",
+    "raw_t": "raw",
+    "stroke3": "stroke3",
+}
 BUCKET_LENGTHS = (16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 
 
@@ -459,6 +469,8 @@ def _select_parquet(loaded, labels, max_per_class, source, check):
     if isinstance(loaded, datasets.DatasetDict):
         selected = {k: _select_parquet(v, labels, max_per_class, source, check) for k, v in loaded.items()}
         return datasets.DatasetDict(selected)
+    if is_record_layout(loaded.features):
+        loaded = _canonical_records(loaded, labels)
     stored = parquet_classes(loaded.features, source)
     if check:
         check_classes(labels, stored, source)
@@ -474,6 +486,120 @@ def _select_parquet(loaded, labels, max_per_class, source, check):
         .align_labels_with_mapping(mapping, "word")
         .cast(features(labels))
     )
+
+
+def is_record_layout(features):
+    """Whether parquet `features` hold Google's records (`sketchkeras.convert_quickdraw`) rather than strokes.
+
+    Example:
+    >>> is_record_layout(features(["cat"])), is_record_layout({"word": None, "simplified_x": None})
+    (False, True)
+    """
+    return (
+        bool(features)
+        and "word" in features
+        and "strokes" not in features
+        and any(column in features for column in DRAWING_COLUMNS)
+    )
+
+
+def record_strokes(row, max_points=None):
+    """The canonical strokes of one of `sketchkeras.convert_quickdraw`'s rows (a dict with its drawing columns).
+
+    Example:
+    >>> record_strokes({"simplified_x": [[0, 255], [0]], "simplified_y": [[0, 0], [100]]})[:, 2].tolist()
+    [0.0, 1.0, 1.0]
+    """
+    if row.get("simplified_x") is not None:
+        drawing = [[xs, ys] for xs, ys in zip(row["simplified_x"], row["simplified_y"])]
+        return canonical_strokes(drawing, "simplified", max_points)
+    if row.get("raw_x") is not None:
+        drawing = [[xs, ys, ts] for xs, ys, ts in zip(row["raw_x"], row["raw_y"], row["raw_t"])]
+        return canonical_strokes(drawing, "raw", max_points)
+    return canonical_strokes(np.asarray(row["stroke3"], dtype=np.int16), "stroke3", max_points)
+
+
+def record_table(table, label_ids):
+    """A `pyarrow.Table` of `convert_quickdraw`'s rows as one of `features`' columns; every word in `label_ids`.
+
+    Simplified drawings are canonicalised for the whole table at once (Arrow
+    list arrays to NumPy offsets, no Python per drawing), with the same
+    float32 results as `record_strokes`; other drawings go one at a time.
+
+    Example:
+    >>> import pyarrow as pa
+    >>> table = pa.table({"word": ["dog"], "key_id": ["7"], "simplified_x": [[[0, 9]]], "simplified_y": [[[0, 9]]]})
+    >>> rows = record_table(table, {"cat": 0, "dog": 1}).to_pylist()
+    >>> rows[0]["word"], rows[0]["key_id"], rows[0]["recognized"], rows[0]["strokes"]
+    (1, '7', None, [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    """
+    n = table.num_rows
+    simplified = _simplified_strokes(table) if "simplified_x" in table.column_names else None
+    if simplified is None:
+        drawings = table.select([c for c in DRAWING_COLUMNS if c in table.column_names]).to_pylist()
+        arrays = [record_strokes(row) for row in drawings]
+        lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+        flat = np.concatenate(arrays) if arrays else np.zeros((0, 3), np.float32)
+    else:
+        flat, lengths = simplified
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    points = pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), 3)
+    column = {name: table[name] if name in table.column_names else pa.nulls(n) for name in ("key_id", "recognized")}
+    return pa.table(
+        {
+            "word": pa.array([label_ids[word] for word in table["word"].to_pylist()], pa.int64()),
+            "key_id": column["key_id"].cast(pa.string()),
+            "recognized": column["recognized"].cast(pa.bool_()),
+            "strokes": pa.ListArray.from_arrays(pa.array(offsets), points),
+        }
+    )
+
+
+def _simplified_strokes(table):
+    """Flat `(points, 3)` canonical strokes and per-row lengths of a table whose rows all hold simplified drawings.
+
+    None if any row holds another format or an invalid drawing (`record_strokes` then names it).
+    """
+    xs, ys = table["simplified_x"].combine_chunks(), table["simplified_y"].combine_chunks()
+    if xs.null_count or ys.null_count or xs.value_lengths() != ys.value_lengths():
+        return None
+    x_strokes, y_strokes = xs.flatten(), ys.flatten()
+    stroke_points = x_strokes.value_lengths().to_numpy(zero_copy_only=False)
+    drawing_strokes = xs.value_lengths().to_numpy(zero_copy_only=False)
+    if x_strokes.value_lengths() != y_strokes.value_lengths() or (stroke_points == 0).any():
+        return None
+    if (drawing_strokes == 0).any():
+        return None
+    x = x_strokes.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
+    y = y_strokes.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
+    if len(x) == 0:
+        return np.zeros((0, 3), np.float32), np.zeros(0, np.int64)
+    stroke_ends = np.cumsum(stroke_points)
+    drawing_ends = stroke_ends[np.cumsum(drawing_strokes) - 1]
+    starts = np.concatenate([[0], drawing_ends[:-1]])
+    owner = np.repeat(np.arange(len(starts)), drawing_ends - starts)
+    low_x, low_y = np.minimum.reduceat(x, starts), np.minimum.reduceat(y, starts)
+    extent = np.maximum(np.maximum.reduceat(x, starts) - low_x, np.maximum.reduceat(y, starts) - low_y)
+    scale = np.where(extent > 0, 1.0 / np.where(extent > 0, extent, 1.0), 1.0)  # as strokes' _normalise scales
+    points = np.stack([(x - low_x[owner]) * scale[owner], (y - low_y[owner]) * scale[owner]], axis=1)
+    out = np.zeros((len(x), 3), dtype=np.float32)
+    np.subtract(points[1:], points[:-1], out=out[1:, :2], casting="same_kind")
+    out[starts, :2] = points[starts]
+    out[stroke_ends - 1, 2] = 1.0
+    return out, drawing_ends - starts
+
+
+def _canonical_records(loaded, labels):
+    """Google's records of `labels` as stroke rows; the class names stored are those of `labels` present."""
+    present = set(loaded.unique("word"))
+    stored = [name for name in labels if name in present]
+    ids = {name: i for i, name in enumerate(stored)}
+    kept = loaded.filter(lambda word: word in ids, input_columns="word").with_format("arrow")
+    columns = kept.column_names
+    rows = kept.map(
+        record_table, fn_kwargs={"label_ids": ids}, batched=True, remove_columns=columns, features=features(stored)
+    )
+    return rows.with_format(None)
 
 
 def stroke_arrays(dataset):

@@ -53,7 +53,7 @@ from sketchkeras.layers import ConvStage, RecurrentStage
 from sketchkeras.strokes import DrawingError
 
 GOOGLE_FRAME = (0.0, 0.0, 255.0)
-# predict_numpy's weights per model, with what they were read from (see _cached_read).
+# predict_numpy's weights per model: its variables, what their values were when read, and the stages (_cached_read).
 _READ = weakref.WeakKeyDictionary()
 # Under TensorFlow, per model: a graph that returns all its weights at once, and the variables it reads (see _weights).
 _TF_READERS = weakref.WeakKeyDictionary()
@@ -279,14 +279,15 @@ def _cached_read(model):
     """
     if keras.backend.backend() == "tensorflow":
         return _read(model)
-    variables = model.weights
-    seen = [(v.value, getattr(v.value, "_version", None)) for v in variables]
     cached = _READ.get(model)
-    fresh = cached is not None and len(cached[0]) == len(seen)
-    fresh = fresh and all(value is old and version == was for (value, version), (old, was) in zip(seen, cached[0]))
+    variables = model.weights if cached is None else cached[0]  # a built model's variables stay the same objects
+    seen = [(value, getattr(value, "_version", None)) for value in (v.value for v in variables)]
+    fresh = cached is not None and all(
+        value is old and version == was for (value, version), (old, was) in zip(seen, cached[1])
+    )
     if not fresh:
-        cached = _READ[model] = (seen, _read(model))
-    return cached[1]
+        cached = _READ[model] = (variables, seen, _read(model))
+    return cached[2]
 
 
 def _softmax(features, kernel, bias):

@@ -1,7 +1,8 @@
 """A recognizer page with no server behind it: a static folder any file server (or a static Space) serves.
 
 `write_static_page(model, directory)` writes the drawing page (`index.html`,
-`style.css`, `app.js`), the code that runs the model (`preprocess.js`:
+`app.js`, and the canvas and guess list `pad.js` and `style.css` it shares
+with `sketchkeras serve`'s page), the code that runs the model (`preprocess.js`:
 Google's simplification and canonical strokes; `model.js`: the forward
 pass), and the model (`model.json` + `weights.bin`).
 
@@ -32,7 +33,7 @@ Example:
 >>> model = SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8])
 >>> folder = write_static_page(model, tempfile.mkdtemp())
 >>> sorted(path.name for path in folder.iterdir())
-['app.js', 'index.html', 'model.js', 'model.json', 'preprocess.js', 'style.css', 'weights.bin']
+['app.js', 'index.html', 'model.js', 'model.json', 'pad.js', 'preprocess.js', 'style.css', 'weights.bin']
 >>> [stage["type"] for stage in json.loads((folder / "model.json").read_text())["stages"]]
 ['conv', 'lstm']
 """
@@ -47,7 +48,8 @@ import numpy as np
 from sketchkeras.layers import ConvStage
 from sketchkeras.live import numpy_unsupported
 
-PAGE_FILES = ("index.html", "app.js", "preprocess.js", "model.js")  # from web/standalone/; style.css is the demo's
+PAGE_FILES = ("index.html", "app.js", "preprocess.js", "model.js")  # from web/standalone/
+SHARED_FILES = ("pad.js", "style.css")  # from web/, where the served demo's page uses them too
 WEIGHTS = "weights.bin"
 
 
@@ -75,7 +77,8 @@ def write_static_page(model, directory):
     web = resources.files("sketchkeras").joinpath("web")
     for name in PAGE_FILES:
         (directory / name).write_bytes(web.joinpath("standalone", name).read_bytes())
-    (directory / "style.css").write_bytes(web.joinpath("style.css").read_bytes())
+    for name in SHARED_FILES:
+        (directory / name).write_bytes(web.joinpath(name).read_bytes())
     (directory / WEIGHTS).write_bytes(b"".join(array.tobytes() for array in weights))
     (directory / "model.json").write_text(json.dumps(header, indent=1) + "\n")
     return directory

@@ -37,6 +37,8 @@ from pathlib import Path
 import datasets
 import keras
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sketchkeras.data import (
     BUCKET_LENGTHS,
@@ -44,8 +46,10 @@ from sketchkeras.data import (
     categories,
     check_classes,
     features,
+    is_record_layout,
     pad_strokes,
     parquet_classes,
+    record_table,
 )
 from sketchkeras.sources import SkippedRecords, file_kind, is_dataset_repo, known_records, load_repository, source_files
 
@@ -341,6 +345,16 @@ def _generate(files, labels, split):
 
 def _select(stream, labels, source, check):
     """Keeps a parquet stream's rows of `labels` (each one stored there, if `check`), renumbered in that order."""
+    if is_record_layout(stream.features):  # Google's records (convert_quickdraw): canonicalised as they are read
+        if check:
+            check_classes(labels, categories(), source)
+        ids = {name: i for i, name in enumerate(labels)}
+        wanted = pa.array(list(ids), pa.string())
+        kept = stream.with_format("arrow").filter(lambda t: pc.is_in(t["word"], value_set=wanted), batched=True)
+        # Columns named like the output's stay listed out: the iterable map would drop the new ones.
+        dropped = [name for name in stream.features if name not in ("word", "key_id", "recognized")]
+        rows = kept.map(record_table, fn_kwargs={"label_ids": ids}, batched=True, remove_columns=dropped)
+        return rows.cast(features(labels)).with_format(None)
     stored = parquet_classes(stream.features, source)
     if check:
         check_classes(labels, stored, source)

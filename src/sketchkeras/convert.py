@@ -1,0 +1,567 @@
+"""Google's Quick, Draw! files → a sharded, lossless parquet dataset for `datasets` and the Hub, in bounded memory.
+
+`convert_quickdraw` streams Google's simplified or raw ndjson (`.ndjson`,
+`.ndjson.gz`) and sketch-rnn `.npz` files into the Hub's layout,
+`data/{split}-XXXXX-of-YYYYY.parquet` plus a dataset card `README.md`.
+Each row keeps Google's record as it is (columns absent from the source are
+null; only the columns of the formats present are written):
+
+| column | type | holds |
+|---|---|---|
+| `word` | string | the class name |
+| `key_id` | string | Google's drawing id (null for sketch-rnn) |
+| `countrycode` | string | two-letter country code |
+| `timestamp` | string | Google's text, e.g. `"2017-03-01 20:34:10.93213 UTC"` |
+| `recognized` | bool | whether the game recognised the drawing |
+| `simplified_x`, `simplified_y` | list<list<uint8>> | simplified ndjson: x and y of each stroke (2 bytes a point) |
+| `raw_x`, `raw_y` | list<list<float64>> | raw ndjson: screen coordinates of each stroke (Google's hold fractions) |
+| `raw_t` | list<list<int32>> | raw ndjson: milliseconds since the first point |
+| `stroke3` | list<fixed_size_list<int16, 3>> | sketch-rnn: `(dx, dy, pen_lifted)` rows |
+
+`sketchkeras.load_quickdraw` and `sketchkeras.stream_quickdraw` read such a
+folder (or its Hub copy) and canonicalise the drawings as they read them
+(`sketchkeras.data.record_strokes`): the same `(n, 3)` strokes as reading
+Google's files directly.
+
+Drawings go to `train`, `validation` or `test` by `sketchkeras.streaming.hash_split`
+(their `key_id`, or a hash of the drawing without one), and to a shard of
+their split by a seeded hash of the same identity, so every shard is a fair
+sample of every class; each shard's rows are shuffled (seeded). Two passes
+keep memory bounded by one shard, whatever the input's size: pass 1 reads
+the input files (in parallel over `workers` processes) and scatters their
+records into per-shard temporary Arrow files; pass 2 loads one shard's
+records at a time, shuffles them and writes the shard atomically (temporary
+file, fsync, rename). The temporary files live in `OUT/.convert/`, with a
+completion marker per input file and the shard files themselves as markers:
+a rerun after a kill finishes the missing work. The output does not depend
+on `workers`.
+
+Example:
+>>> import tempfile
+>>> from sketchkeras import bundled_sample_dir, load_quickdraw
+>>> out = convert_quickdraw(bundled_sample_dir() / "simplified", tempfile.mkdtemp(), classes=["cat", "dog"])
+>>> sorted(p.name for p in (out / "data").iterdir())
+['test-00000-of-00001.parquet', 'train-00000-of-00001.parquet', 'validation-00000-of-00001.parquet']
+>>> {name: split.num_rows for name, split in load_quickdraw(out, classes=["cat", "dog"]).items()}
+{'test': 94, 'train': 620, 'validation': 86}
+"""
+
+import gzip
+import hashlib
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import zlib
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datasets.utils.tqdm import tqdm
+from pyarrow import json as pa_json
+
+from sketchkeras.data import DRAWING_COLUMNS, categories, check_classes, record_strokes
+from sketchkeras.sketchrnn import UnsafePickleError, load_sketchrnn_npz
+from sketchkeras.sources import SkippedRecords, file_kind, source_files
+from sketchkeras.streaming import SPLITS, hash_split
+from sketchkeras.strokes import MAX_LINE_BYTES, DrawingError, canonical_strokes
+
+SHARD_ROWS = 1_000_000  # about 150 MB of simplified drawings a shard (raw ones are about ten times larger)
+SPLIT_FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}  # hash_split's
+SCHEMA = pa.schema(
+    [
+        ("word", pa.string()),
+        ("key_id", pa.string()),
+        ("countrycode", pa.string()),
+        ("timestamp", pa.string()),
+        ("recognized", pa.bool_()),
+        ("simplified_x", pa.list_(pa.list_(pa.uint8()))),
+        ("simplified_y", pa.list_(pa.list_(pa.uint8()))),
+        ("raw_x", pa.list_(pa.list_(pa.float64()))),
+        ("raw_y", pa.list_(pa.list_(pa.float64()))),
+        ("raw_t", pa.list_(pa.list_(pa.int32()))),
+        ("stroke3", pa.list_(pa.list_(pa.int16(), 3))),
+    ]
+)
+_SIMPLIFIED_JSON = pa.schema([*list(SCHEMA)[:5], ("drawing", pa.list_(pa.list_(pa.list_(pa.int64()))))])
+_CHUNK = 2_000  # records read and scattered at a time
+_ROW_GROUP = 20_000
+_INT32 = np.iinfo(np.int32)
+
+
+def convert_quickdraw(source, output_dir, classes=None, workers=1, shard_rows=SHARD_ROWS, seed=0):
+    """Converts Google's files into a sharded, lossless parquet dataset (see the module docstring).
+
+    Args:
+        source: a folder, file or glob (or a list of them) of Google ndjson
+            (simplified or raw, optionally `.gz`) and sketch-rnn `.npz`.
+        output_dir: the folder to write (`data/*.parquet`, `README.md`);
+            rerun with the same arguments to finish an interrupted run.
+        classes: the class names to keep (default: Google's 345). Records of
+            other categories are left out; records whose word is not a
+            category are bad records.
+        workers: processes reading files (pass 1) and writing shards (pass 2).
+        shard_rows: the rows a shard aims at; each split gets
+            `ceil(rows / shard_rows)` shards, its rows estimated from the
+            input's line counts.
+        seed: seeds the shard assignment and the shuffle within shards.
+
+    Returns:
+        `output_dir` as a `Path`. Bad records, and files that cannot be read
+        at all, are skipped and reported with a `SkippedRecordsWarning`.
+
+    Raises:
+        ValueError: `output_dir` holds another conversion (other arguments)
+            or another dataset; a class name is neither a category nor in
+            the files (the message suggests the closest); no drawing was found.
+
+    Example:
+    >>> import tempfile
+    >>> from sketchkeras import bundled_sample_dir
+    >>> out = convert_quickdraw(bundled_sample_dir(), tempfile.mkdtemp(), classes=["pig"], shard_rows=200)
+    >>> sorted(p.name for p in (out / "data").glob("train-*"))
+    ['train-00000-of-00002.parquet', 'train-00001-of-00002.parquet']
+    """
+    output_dir = Path(output_dir)
+    labels = list(classes) if classes is not None else categories()
+    files = [str(f) for f in source_files(source)]
+    if any(file_kind(Path(f)) == "parquet" for f in files):
+        raise ValueError(f"{source}: convert Google's ndjson and npz files, not parquet")
+    work = output_dir / ".convert"
+    plan = {"files": [str(Path(f).resolve()) for f in files], "classes": labels, "shard_rows": shard_rows, "seed": seed}
+    if (output_dir / "README.md").exists() and not (work / "plan.json").exists():
+        if work.exists() or any((output_dir / "data").glob("*.parquet")):
+            shutil.rmtree(work, ignore_errors=True)
+            raise ValueError(f"{output_dir}: already holds a dataset; convert into an empty folder")
+    if (work / "plan.json").exists():
+        stored = json.loads((work / "plan.json").read_text())
+        if {k: stored[k] for k in plan} != plan:
+            raise ValueError(f"{output_dir}: holds an unfinished conversion of other files or arguments")
+        plan = stored
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+        (work / "scatter").mkdir(parents=True)
+        rows = sum(_estimated_rows(Path(f), labels) for f in tqdm(files, desc="Counting", unit="file", disable=None))
+        plan["shards"] = {s: max(1, math.ceil(rows * SPLIT_FRACTIONS[s] / shard_rows)) for s in SPLITS}
+        _write_atomic(work / "plan.json", json.dumps(plan).encode())
+    for partial in (work / "scatter").glob("*.partial"):
+        shutil.rmtree(partial)
+    scatter = [(i, f) for i, f in enumerate(files) if not (work / "scatter" / f"{i:05d}" / "done.json").exists()]
+    _run(_scatter_file, [(work, i, f, labels, plan) for i, f in scatter], workers, "Reading Google files", "file")
+    markers = [json.loads((work / "scatter" / f"{i:05d}" / "done.json").read_text()) for i in range(len(files))]
+    check_classes(labels, set(categories()) | {w for m in markers for s in SPLITS for w in m["rows"][s]}, source)
+    formats = sorted({f for m in markers for f in m["formats"]})
+    if not formats:
+        raise ValueError(f"{source}: no drawing of the classes asked for")
+    columns = [c for c in SCHEMA.names if c not in DRAWING_COLUMNS or DRAWING_COLUMNS[c] in formats]
+    shards = [(s, k, plan["shards"][s]) for s in SPLITS for k in range(plan["shards"][s])]
+    (output_dir / "data").mkdir(parents=True, exist_ok=True)
+    missing = [(s, k, n) for s, k, n in shards if not (output_dir / "data" / _shard_name(s, k, n)).exists()]
+    _run(
+        _write_shard, [(output_dir, s, k, n, columns, seed) for s, k, n in missing], workers, "Writing shards", "shard"
+    )
+    skipped = SkippedRecords()
+    for marker in markers:
+        skipped.counts.update(marker["skipped"])
+        skipped.examples.extend(marker["examples"][: 5 - len(skipped.examples)])
+    per_class = {s: Counter() for s in SPLITS}
+    for marker in markers:
+        for s in SPLITS:
+            per_class[s].update(marker["rows"][s])
+    card = dataset_card(per_class, formats, [Path(f).name for f in files], seed)
+    _write_atomic(output_dir / "README.md", card.encode())
+    (work / "plan.json").unlink()
+    shutil.rmtree(work)
+    skipped.warn(stacklevel=2)
+    return output_dir
+
+
+def _ndjson_lines(path):
+    """`(where, line or DrawingError, reason)` for each non-blank line of an ndjson file, a line at a time."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as file:
+            number = 0
+            while line := file.readline(MAX_LINE_BYTES + 1):
+                number += 1
+                where = f"{path.name}:{number}"
+                if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+                    while (rest := file.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                        pass
+                    message = f"{where}: line longer than {MAX_LINE_BYTES:,} bytes; not read"
+                    yield where, DrawingError(message), "bad drawing"
+                elif line.strip():
+                    yield where, line, "bad drawing"
+    except (OSError, EOFError, zlib.error) as error:
+        if not path.name.endswith(".gz") or isinstance(error, (FileNotFoundError, PermissionError)):
+            raise
+        message = f"{path.name}: not a readable gzip file ({type(error).__name__}: {error})"
+        yield path.name, DrawingError(message), "bad file"
+
+
+def _tables(path, skipped):
+    """`(table of SCHEMA, wheres, formats)` for a file's good records, `_CHUNK` at a time; bad ones to `skipped`.
+
+    Google's simplified ndjson goes through Arrow's JSON reader a chunk at a
+    time; a chunk with anything odd in it is read a record at a time, which
+    names the bad records.
+    """
+    if file_kind(path) == "npz":
+        yield from _record_tables(_npz_records(path), skipped)
+        return
+    lines, wheres = [], []
+    for where, line, reason in itertools.chain(_ndjson_lines(path), [(None, None, None)]):
+        if isinstance(line, DrawingError):
+            skipped.skip(line, reason)
+            continue
+        if line is not None:
+            lines.append(line)
+            wheres.append(where)
+        if lines and (line is None or len(lines) == _CHUNK):
+            table = _simplified_table(lines)
+            if table is not None:
+                yield table, wheres, {"simplified"}
+            else:
+                items = ((w, _ndjson_record(text, w), "bad drawing") for w, text in zip(wheres, lines))
+                yield from _record_tables(items, skipped)
+            lines, wheres = [], []
+
+
+def _record_tables(items, skipped):
+    records, wheres = [], []
+    for where, record, reason in itertools.chain(items, [(None, None, None)]):
+        if isinstance(record, DrawingError):
+            skipped.skip(record, reason)
+            continue
+        if record is not None:
+            records.append(record)
+            wheres.append(where)
+        if records and (record is None or len(records) == _CHUNK):
+            columns = {name: [r.get(name) for r in records] for name in SCHEMA.names}
+            yield pa.table(columns, schema=SCHEMA), wheres, {r["format"] for r in records}
+            records, wheres = [], []
+
+
+def _simplified_table(lines):
+    """Well-formed simplified ndjson lines as a table of SCHEMA, all at once; None at the first surprise."""
+    if any(b"\r" in line for line in lines):
+        return None
+    options = pa_json.ParseOptions(explicit_schema=_SIMPLIFIED_JSON, unexpected_field_behavior="ignore")
+    try:
+        table = pa_json.read_json(pa.py_buffer(b"".join(lines)), parse_options=options)
+    except (pa.ArrowException, ValueError):
+        return None
+    drawing = table.column("drawing").combine_chunks()
+    if table.num_rows != len(lines) or table.column("word").null_count or drawing.null_count:
+        return None
+    strokes = drawing.values
+    axes = strokes.values
+    values = axes.values.to_numpy(zero_copy_only=False)
+    lengths = np.diff(axes.offsets.to_numpy())
+    if (
+        strokes.null_count
+        or axes.null_count
+        or (np.diff(drawing.offsets.to_numpy()) == 0).any()
+        or (np.diff(strokes.offsets.to_numpy()) != 2).any()
+        or (lengths == 0).any()
+        or (lengths[0::2] != lengths[1::2]).any()
+        or values.min() < 0
+        or values.max() > 255
+    ):
+        return None
+    columns = [table.column(name) for name in SCHEMA.names[:5]]
+    for parity in (0, 1):
+        stroke_axes = axes.take(pa.array(np.arange(parity, len(axes), 2))).cast(pa.list_(pa.uint8()))
+        columns.append(pa.ListArray.from_arrays(drawing.offsets, stroke_axes))
+    columns += [pa.nulls(table.num_rows, field.type) for field in list(SCHEMA)[7:]]
+    return pa.Table.from_arrays(columns, schema=SCHEMA)
+
+
+def dataset_card(per_class, formats, files, seed):
+    """The dataset card (`README.md`) of a conversion: counts per split and class, source, licence, schema.
+
+    Example:
+    >>> from collections import Counter
+    >>> counts = {"train": Counter(cat=8), "validation": Counter(cat=1), "test": Counter()}
+    >>> card = dataset_card(counts, ["raw"], ["cat.ndjson"], seed=0)
+    >>> "| cat | 8 | 1 | 0 | 9 |" in card, "`raw_t`" in card
+    (True, True)
+    """
+    words = sorted({w for counts in per_class.values() for w in counts})
+    table = ["| class | train | validation | test | total |", "|---|---|---|---|---|"]
+    for word in words:
+        counts = [per_class[s][word] for s in SPLITS]
+        table.append(f"| {word} | {' | '.join(map(str, counts))} | {sum(counts)} |")
+    totals = [sum(per_class[s].values()) for s in SPLITS]
+    table.append(f"| **all** | {' | '.join(map(str, totals))} | {sum(totals)} |")
+    names = ", ".join(f"`{n}`" for n in files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+    schema = [line for line in _SCHEMA_LINES.splitlines() if not line.startswith("| `") or _keeps(line, formats)]
+    return _CARD.format(
+        words=len(words),
+        rows=sum(totals),
+        files=names,
+        formats=", ".join(formats),
+        seed=seed,
+        counts="\n".join(table),
+        schema="\n".join(schema),
+    )
+
+
+def _keeps(line, formats):
+    column = line.split("`")[1]
+    return column not in DRAWING_COLUMNS or DRAWING_COLUMNS[column] in formats
+
+
+def _ndjson_record(line, where):
+    try:
+        record = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return DrawingError(f"{where}: malformed JSON or UTF-8 ({error})")
+    if not isinstance(record, dict) or not isinstance(record.get("word"), str) or "drawing" not in record:
+        return DrawingError(f"{where}: a record needs a string 'word' and a 'drawing'")
+    drawing = record["drawing"]
+    try:
+        canonical_strokes(drawing, "auto", source=where)  # validates; the reader canonicalises again
+        row = _google_columns(drawing, where)
+        for name in ("countrycode", "timestamp"):
+            if not isinstance(record.get(name), (str, type(None))):
+                raise DrawingError(f"{where}: {name!r} must be a string")
+        if not isinstance(record.get("recognized"), (bool, type(None))):
+            raise DrawingError(f"{where}: 'recognized' must be true or false")
+    except DrawingError as error:
+        return error
+    key_id = record.get("key_id")
+    row.update(
+        word=record["word"],
+        key_id=None if key_id is None else str(key_id),
+        countrycode=record.get("countrycode"),
+        timestamp=record.get("timestamp"),
+        recognized=record.get("recognized"),
+    )
+    return row
+
+
+def _google_columns(drawing, where):
+    """A valid Google drawing as its lossless columns (`canonical_strokes` has checked the nesting)."""
+    if any(len(stroke) != len(drawing[0]) for stroke in drawing):
+        raise DrawingError(f"{where}: strokes mix [xs, ys] and [xs, ys, ts]")
+    axes = list(zip(*drawing))
+    if len(axes) == 2:
+        for axis in axes:
+            if not all(type(v) is int and 0 <= v <= 255 for stroke in axis for v in stroke):
+                raise DrawingError(f"{where}: simplified coordinates must be integers 0..255")
+        return {"format": "simplified", "simplified_x": list(axes[0]), "simplified_y": list(axes[1])}
+    if not all(type(v) is int and _INT32.min <= v <= _INT32.max for stroke in axes[2] for v in stroke):
+        raise DrawingError(f"{where}: raw times must be integers (milliseconds)")
+    if not all(type(v) in (int, float) and abs(v) < 2**53 for axis in axes[:2] for s in axis for v in s):
+        raise DrawingError(f"{where}: raw coordinates must be numbers below 2**53")
+    return {"format": "raw", "raw_x": list(axes[0]), "raw_y": list(axes[1]), "raw_t": list(axes[2])}
+
+
+def _npz_records(path):
+    try:
+        members = load_sketchrnn_npz(path)
+    except UnsafePickleError:
+        raise
+    except ValueError as error:
+        yield path.name, DrawingError(str(error)), "bad file"
+        return
+    word = path.name.removesuffix(".npz")
+    for member, drawings in members.items():
+        for i, drawing in enumerate(drawings):
+            where = f"{path.name}:{member}[{i}]"
+            try:
+                canonical_strokes(drawing, "stroke3", source=where)
+            except DrawingError as error:
+                yield where, error, "bad drawing"
+                continue
+            yield (
+                where,
+                {"word": word, "format": "stroke3", "stroke3": drawing.tolist()},
+                "bad drawing",
+            )
+
+
+def _estimated_rows(path, labels):
+    """The drawings a file holds, from its line count; 0 for a Google file named after a category not asked for."""
+    stem = path.name.removesuffix(".gz").removesuffix(".ndjson").removesuffix(".npz")
+    if stem in set(categories()) - set(labels):
+        return 0
+    if file_kind(path) == "npz":
+        try:
+            return sum(len(d) for d in load_sketchrnn_npz(path).values())
+        except ValueError:
+            return 0
+    lines = 0
+    try:
+        with (gzip.open if path.name.endswith(".gz") else open)(path, "rb") as file:
+            while block := file.read(2**24):
+                lines += block.count(b"\n")
+    except (OSError, EOFError, zlib.error):
+        pass
+    return lines
+
+
+def _scatter_file(work, index, path, labels, plan):
+    """Pass 1 for one input file: its records of `labels` into `{split}-{shard}.arrow` files, then its marker."""
+    partial = work / "scatter" / f"{index:05d}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    known, wanted = set(categories()) | set(labels), set(labels)
+    skipped, rows, formats, writers = SkippedRecords(), {s: Counter() for s in SPLITS}, set(), {}
+    for table, wheres, table_formats in _tables(Path(path), skipped):
+        groups, keys = {}, table["key_id"].to_pylist()
+        drawings = table.select(list(DRAWING_COLUMNS)).to_pylist() if None in keys else None
+        for i, (word, identity) in enumerate(zip(table["word"].to_pylist(), keys)):
+            if word not in known:
+                skipped.skip(DrawingError(f"{wheres[i]}: unknown word {word!r}"), "unknown word")
+            elif word in wanted:
+                if identity is None:  # hash_split's identity, so that the shard follows it too
+                    identity = hashlib.blake2b(record_strokes(drawings[i]).tobytes()).hexdigest()
+                split = hash_split(identity, None)
+                rows[split][word] += 1
+                groups.setdefault((split, _shard_of(identity, plan["seed"], plan["shards"][split])), []).append(i)
+        if groups:
+            formats |= table_formats
+        for (split, shard), indices in sorted(groups.items()):
+            if (split, shard) not in writers:
+                sink = open(partial / f"{split}-{shard:05d}.arrow", "wb")
+                writers[split, shard] = sink, pa.ipc.new_file(sink, SCHEMA)
+            writers[split, shard][1].write_table(table.take(indices))
+    for sink, writer in writers.values():
+        writer.close()
+        sink.flush()
+        os.fsync(sink.fileno())
+        sink.close()
+    marker = {"rows": rows, "skipped": skipped.counts, "examples": skipped.examples, "formats": sorted(formats)}
+    _write_atomic(partial / "done.json", json.dumps(marker).encode())
+    os.replace(partial, work / "scatter" / f"{index:05d}")
+
+
+def _shard_of(identity, seed, shards):
+    digest = hashlib.blake2b(f"{seed}:{identity}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards
+
+
+def _write_shard(output_dir, split, shard, shards, columns, seed):
+    """Pass 2 for one shard: its scattered records, in input order, shuffled, written atomically."""
+    work = output_dir / ".convert"
+    parts = sorted((work / "scatter").glob(f"*/{split}-{shard:05d}.arrow"))
+    tables = [pa.ipc.open_file(pa.memory_map(str(p))).read_all().select(columns) for p in parts]
+    table = pa.concat_tables(tables) if tables else SCHEMA.empty_table().select(columns)
+    order = np.random.default_rng([seed, SPLITS.index(split), shard]).permutation(table.num_rows)
+    table = table.take(order)
+    name = _shard_name(split, shard, shards)
+    temporary = work / f"{name}.tmp"
+    pq.write_table(table, temporary, row_group_size=_ROW_GROUP)
+    with open(temporary, "rb+") as file:
+        os.fsync(file.fileno())
+    os.replace(temporary, output_dir / "data" / name)
+    _fsync_dir(output_dir / "data")
+
+
+def _shard_name(split, shard, shards):
+    return f"{split}-{shard:05d}-of-{shards:05d}.parquet"
+
+
+def _run(function, tasks, workers, description, unit):
+    """`function(*task)` for each task, in this process or over `workers` processes, with a progress bar."""
+    bar = tqdm(total=len(tasks), desc=description, unit=unit, disable=None)
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            function(*task)
+            bar.update()
+    else:
+        with multiprocessing.get_context("spawn").Pool(min(workers, len(tasks))) as pool:
+            for _ in pool.imap_unordered(_call, [(function, task) for task in tasks]):
+                bar.update()
+    bar.close()
+
+
+def _call(job):
+    function, task = job
+    return function(*task)
+
+
+def _write_atomic(path, data):
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder):
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+_SCHEMA_LINES = """| column | type | holds |
+|---|---|---|
+| `word` | string | the class name |
+| `key_id` | string | Google's drawing id (null for sketch-rnn drawings) |
+| `countrycode` | string | two-letter country code (null where the source has none) |
+| `timestamp` | string | Google's text, e.g. `2017-03-01 20:34:10.93213 UTC` (null where the source has none) |
+| `recognized` | bool | whether the game recognised the drawing (null where the source has none) |
+| `simplified_x` | list<list<uint8>> | simplified drawings: the x of each stroke's points, 0..255 |
+| `simplified_y` | list<list<uint8>> | simplified drawings: the y of each stroke's points, 0..255 |
+| `raw_x` | list<list<float64>> | raw drawings: the x of each stroke's points, in screen pixels |
+| `raw_y` | list<list<float64>> | raw drawings: the y of each stroke's points, in screen pixels |
+| `raw_t` | list<list<int32>> | raw drawings: each point's time, in ms since the first point |
+| `stroke3` | list<fixed_size_list<int16, 3>> | sketch-rnn drawings: `(dx, dy, pen_lifted)` rows |"""
+
+_CARD = """---
+license: cc-by-4.0
+pretty_name: Quick, Draw! (Google's records, sketchkeras)
+tags:
+- quickdraw
+- sketches
+- strokes
+- sketchkeras
+task_categories:
+- image-classification
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/train-*.parquet
+  - split: validation
+    path: data/validation-*.parquet
+  - split: test
+    path: data/test-*.parquet
+---
+
+# Quick, Draw!
+
+{rows} drawings of {words} classes from Google's [Quick, Draw! dataset](https://github.com/googlecreativelab/quickdraw-dataset)
+({formats}), converted by `sketchkeras convert` from {files}. Each row keeps Google's record losslessly.
+
+Splits: by a hash of each drawing's identity (its `key_id`, else its strokes), 80/10/10, the same on every
+machine (`sketchkeras.streaming.hash_split`). Shards: by a hash of the same identity (seed {seed}), each a fair
+sample of every class, its rows shuffled.
+
+## Schema
+
+{schema}
+
+Load it with `sketchkeras.load_quickdraw("owner/name")` (drawings as `(n, 3)` strokes) or
+`datasets.load_dataset("owner/name")` (Google's records).
+
+## Counts
+
+{counts}
+
+## License and attribution
+
+The drawings are by Google LLC, from the Quick, Draw! dataset, licensed under
+[CC BY 4.0](https://creativecommons.org/licenses/by/4.0/). This copy only changes their encoding.
+"""
