@@ -65,8 +65,8 @@ from datasets.utils.tqdm import tqdm
 from pyarrow import json as pa_json
 
 from sketchkeras.data import DRAWING_COLUMNS, categories, check_classes, record_strokes
-from sketchkeras.sketchrnn import UnsafePickleError, load_sketchrnn_npz
-from sketchkeras.sources import SkippedRecords, file_kind, source_files
+from sketchkeras.sketchrnn import load_sketchrnn_npz
+from sketchkeras.sources import SkippedRecords, file_kind, npz_drawings, source_files
 from sketchkeras.streaming import SPLITS, hash_split
 from sketchkeras.strokes import MAX_LINE_BYTES, DrawingError, canonical_strokes
 
@@ -363,27 +363,17 @@ def _google_columns(drawing, where):
 
 
 def _npz_records(path):
-    try:
-        members = load_sketchrnn_npz(path)
-    except UnsafePickleError:
-        raise
-    except ValueError as error:
-        yield path.name, DrawingError(str(error)), "bad file"
-        return
     word = path.name.removesuffix(".npz")
-    for member, drawings in members.items():
-        for i, drawing in enumerate(drawings):
-            where = f"{path.name}:{member}[{i}]"
-            try:
-                canonical_strokes(drawing, "stroke3", source=where)
-            except DrawingError as error:
-                yield where, error, "bad drawing"
-                continue
-            yield (
-                where,
-                {"word": word, "format": "stroke3", "stroke3": drawing.tolist()},
-                "bad drawing",
-            )
+    for where, drawing, reason in npz_drawings(path):
+        if isinstance(drawing, DrawingError):
+            yield where, drawing, reason
+            continue
+        try:
+            canonical_strokes(drawing, "stroke3", source=where)
+        except DrawingError as error:
+            yield where, error, "bad drawing"
+            continue
+        yield where, {"word": word, "format": "stroke3", "stroke3": drawing.tolist()}, "bad drawing"
 
 
 def _estimated_rows(path, labels):

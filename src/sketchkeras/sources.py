@@ -189,20 +189,39 @@ def file_records(path, max_points=None):
     """
     path = Path(path)
     if file_kind(path) == "npz":
-        try:
-            members = load_sketchrnn_npz(path)
-        except UnsafePickleError:
-            raise
-        except ValueError as error:
-            yield path.name, DrawingError(str(error)), "bad file"
-            return
-        for member, drawings in members.items():
-            for i, drawing in enumerate(drawings):
-                where = f"{path.name}:{member}[{i}]"
-                yield where, _stroke3_record(drawing, path.name.removesuffix(".npz"), max_points, where), "bad drawing"
+        for where, drawing, reason in npz_drawings(path):
+            if isinstance(drawing, DrawingError):
+                yield where, drawing, reason
+            else:
+                yield where, _stroke3_record(drawing, path.name.removesuffix(".npz"), max_points, where), reason
     else:
         for number, record in read_ndjson(path, max_points=max_points):
             yield (f"{path.name}:{number}", record, "bad drawing") if number else (path.name, record, "bad file")
+
+
+def npz_drawings(path):
+    """`(where, stroke-3 array or DrawingError, reason)` for each drawing of a sketch-rnn `.npz`, member by member.
+
+    A file that cannot be read gives one `DrawingError` with reason
+    `"bad file"`; an unsafe pickle raises `UnsafePickleError`.
+
+    Example:
+    >>> from sketchkeras import bundled_sample_dir
+    >>> where, drawing, reason = next(npz_drawings(bundled_sample_dir() / "sketchrnn" / "face.npz"))
+    >>> where, drawing.shape[1], reason
+    ('face.npz:train[0]', 3, 'bad drawing')
+    """
+    path = Path(path)
+    try:
+        members = load_sketchrnn_npz(path)
+    except UnsafePickleError:
+        raise
+    except ValueError as error:
+        yield path.name, DrawingError(str(error)), "bad file"
+        return
+    for member, drawings in members.items():
+        for i, drawing in enumerate(drawings):
+            yield f"{path.name}:{member}[{i}]", drawing, "bad drawing"
 
 
 def known_records(files, known, skipped, max_points=None):
