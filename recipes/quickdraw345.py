@@ -82,6 +82,7 @@ parser.add_argument("--resume", action="store_true", help="continue from the run
 parser.add_argument("--mixed-precision", action="store_true", help="Keras policy mixed_bfloat16 (GPU, TPU)")
 parser.add_argument("--data-parallel", action="store_true", help="all devices of all processes (JAX)")
 parser.add_argument("--push", metavar="REPO_ID", help="upload the model to this Hub repository at the end")
+parser.add_argument("--workers", type=int, default=1, help="input processes (stream_batches); keep it on --resume")
 parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()
 if args.steps % args.checkpoint_every:
@@ -107,6 +108,8 @@ set_seed(args.seed)  # Python, NumPy and the backend only: no TensorFlow under J
 #
 # The training stream is read pass after pass, shuffled through a buffer,
 # and cut into length-bucketed batches, `--checkpoint-every` to an epoch.
+# `--workers` input processes read the stream's shards in parallel (the
+# batches depend on their number: keep it when resuming).
 # Under several processes, the batches the processes give at one step make
 # up one global batch: `pad_to_common_length` pads them to one length.
 # Validation batches are whole per-process batches (the sample is cut to a
@@ -119,7 +122,9 @@ if process_count > 1:
     train_stream = split_dataset_by_node(train_stream, rank=process_index, world_size=process_count, strategy=strategy)
 train_batches = StreamEpochs(
     lambda: pad_to_common_length(
-        stream_batches(train_stream, batch_size=per_process, max_points=args.max_points, seed=args.seed)
+        stream_batches(
+            train_stream, batch_size=per_process, max_points=args.max_points, seed=args.seed, workers=args.workers
+        )
     ),
     steps=args.checkpoint_every,
 )

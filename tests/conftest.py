@@ -17,6 +17,27 @@ def quickdraw_dir():
     return QUICKDRAW
 
 
+@pytest.fixture(scope="session")
+def stroke_parquet():
+    """Writes a dataset folder in sketchkeras 0.1.0's stroke layout, which loaders still read.
+
+    0.1.0's `convert_to_parquet` stored `load_quickdraw`'s rows (a ClassLabel
+    `word`, the float32 `(n, 3)` `strokes`), split by `split_dataset`, one
+    parquet file per split, beside a dataset card.
+    """
+    from sketchkeras import load_quickdraw, split_dataset
+
+    def write(source, out, classes, max_per_class=None):
+        splits = split_dataset(load_quickdraw(source, classes=classes, max_per_class=max_per_class))
+        (out / "data").mkdir(parents=True)
+        for name, split in splits.items():
+            split.to_parquet(out / "data" / f"{name}-00000-of-00001.parquet")
+        (out / "README.md").write_text("---\nlicense: cc-by-4.0\n---\n# Quick, Draw! strokes (sketchkeras 0.1.0)\n")
+        return out
+
+    return write
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps trying (and failing) to reach Google's servers.
 CHROMIUM_ARGS = [

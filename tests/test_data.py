@@ -14,7 +14,7 @@ from sketchkeras import (
     StrokeBatches,
     bundled_sample_dir,
     categories,
-    convert_to_parquet,
+    convert_quickdraw,
     load_quickdraw,
     qd35_classes,
     split_dataset,
@@ -108,15 +108,9 @@ def test_split_is_seeded_stratified_and_grouped_by_key_id(quickdraw_dir):
     assert split_dataset(both, seed=4)["test"]["key_id"] != splits["test"]["key_id"]
 
 
-def test_parquet_conversion_round_trips_offline(tmp_path, quickdraw_dir, monkeypatch):
+def test_0_1_stroke_parquet_still_loads_offline(tmp_path, quickdraw_dir, monkeypatch, stroke_parquet):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    out = convert_to_parquet(quickdraw_dir / "simplified", tmp_path / "qd", classes=["cat", "owl"], max_per_class=50)
-    assert sorted(p.name for p in (out / "data").iterdir()) == [
-        "test-00000-of-00001.parquet",
-        "train-00000-of-00001.parquet",
-        "validation-00000-of-00001.parquet",
-    ]
-    assert "license: cc-by-4.0" in (out / "README.md").read_text()
+    out = stroke_parquet(quickdraw_dir / "simplified", tmp_path / "qd", classes=["cat", "owl"], max_per_class=50)
     original = split_dataset(load_quickdraw(quickdraw_dir / "simplified", classes=["cat", "owl"], max_per_class=50))
     loaded = load_quickdraw(out, classes=["owl", "cat"])["test"]
     assert loaded.features["word"].names == ["owl", "cat"]
@@ -220,14 +214,14 @@ def test_a_corrupt_file_among_good_ones_is_skipped_and_counted(tmp_path, quickdr
         load_quickdraw(tmp_path, classes=["cat"], strict=True)
 
 
-def test_a_misspelt_class_is_an_error_that_suggests_real_names(tmp_path, quickdraw_dir):
+def test_a_misspelt_class_is_an_error_that_suggests_real_names(tmp_path, quickdraw_dir, stroke_parquet):
     source = quickdraw_dir / "simplified"
     with pytest.raises(ValueError, match=r"cat.ndjson: unknown class 'dgo'; did you mean 'dog' or 'dragon'\?"):
         load_quickdraw(source / "cat.ndjson", classes=["cat", "dgo"])
     with pytest.raises(ValueError, match=r"unknown class 'aple'; did you mean 'apple' or 'airplane' or 'table'\?"):
-        convert_to_parquet(source / "cat.ndjson", tmp_path / "out", classes=["aple"])
-    assert not (tmp_path / "out").exists()
-    out = convert_to_parquet([source / "cat.ndjson", source / "dog.ndjson"], tmp_path / "qd", classes=["cat", "dog"])
+        convert_quickdraw(source / "cat.ndjson", tmp_path / "out", classes=["aple"])
+    assert not (tmp_path / "out" / "data").exists()
+    out = stroke_parquet([source / "cat.ndjson", source / "dog.ndjson"], tmp_path / "qd", classes=["cat", "dog"])
     # A dataset repository holds only its stored names: a real category that it lacks is unknown too.
     with pytest.raises(ValueError, match=r"qd: unknown class 'cow'; no class is close to it"):
         load_quickdraw(out, classes=["cat", "cow"])
@@ -248,7 +242,7 @@ def test_parquet_without_sketchkeras_columns_is_a_clear_error(tmp_path, quickdra
 
 
 def test_parquet_loads_all_its_classes_by_default(tmp_path, quickdraw_dir):
-    out = convert_to_parquet(quickdraw_dir / "simplified" / "cat.ndjson", tmp_path / "qd", classes=["cat"])
+    out = convert_quickdraw(quickdraw_dir / "simplified" / "cat.ndjson", tmp_path / "qd", classes=["cat"])
     parts = load_quickdraw(out)
     lines = (quickdraw_dir / "simplified" / "cat.ndjson").read_text().splitlines()
     assert sum(part.num_rows for part in parts.values()) == len(lines)

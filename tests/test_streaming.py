@@ -1,5 +1,6 @@
 """Streaming the real Quick, Draw! files: same rows as `load_quickdraw`, hash splits, node shards, batches."""
 
+import itertools
 import json
 import warnings
 from collections import Counter
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from datasets.distributed import split_dataset_by_node
 
-from sketchkeras import SkippedRecordsWarning, categories, convert_to_parquet, load_quickdraw
+from sketchkeras import SketchClassifier, SkippedRecordsWarning, categories, load_quickdraw
 from sketchkeras.data import stroke_arrays
 from sketchkeras.streaming import hash_split, stream_batches, stream_quickdraw, take_sample
 
@@ -128,6 +129,48 @@ def test_batches_are_bucketed_right_padded_drawings_of_the_stream(sources):
     assert next(same)[1].tolist() == first.tolist() != next(other)[1].tolist()
 
 
+def test_a_pass_gives_every_drawing_once_in_this_process_and_over_workers(sources, tmp_path):
+    loaded = load_quickdraw(sources, classes=CLASSES)
+    expected = Counter(s[:64].tobytes() for s in stroke_arrays(loaded))
+    stream = stream_quickdraw(sources, classes=CLASSES)
+    # Fewer than 16 drawings wait in each of the 4 bucket queues of a reader: its first pass fills at least
+    # (drawings - 60) // 16 batches. Two workers read 5 and 4 of the 9 files each, and give batches in turn.
+    smallest = sorted(len(list(stream_quickdraw(f, classes=CLASSES))) for f in sources)
+    for workers, batches in ((1, (loaded.num_rows - 4 * 15) // 16), (2, 2 * ((sum(smallest[:4]) - 4 * 15) // 16))):
+        seen = Counter()
+        for x, _ in itertools.islice(stream_batches(stream, batch_size=16, max_points=64, workers=workers), batches):
+            seen.update(s[:n].tobytes() for s, n in zip(x["strokes"], x["lengths"]))
+        assert not seen - expected  # no drawing twice, none that is not in the stream
+        assert sum(seen.values()) == 16 * batches
+    first = [y.tolist() for _, y in itertools.islice(stream_batches(stream, batch_size=16, workers=2), 6)]
+    again = [y.tolist() for _, y in itertools.islice(stream_batches(stream, batch_size=16, workers=2), 6)]
+    assert first == again
+
+
+def test_model_fit_trains_on_the_batches_of_two_workers(sources):
+    stream = stream_quickdraw(sources[:6], classes=CLASSES, split="train")
+    losses = []
+    for batches in (
+        stream_batches(stream, batch_size=16, max_points=64, workers=2),
+        iter(list(itertools.islice(stream_batches(stream, batch_size=16, max_points=64, workers=2), 8))),
+    ):
+        keras.utils.set_random_seed(0)
+        model = SketchClassifier(CLASSES, conv_layers=[(8, 3, 2)], rnn_units=[16], max_points=64)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        losses.append(model.fit(batches, steps_per_epoch=4, epochs=2, verbose=0).history["loss"])
+    assert len(losses[0]) == 2 and np.isfinite(losses[0]).all()
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)  # fit read exactly the workers' batches
+
+
+def test_a_failing_worker_is_an_error_that_shows_its_traceback(tmp_path, quickdraw_dir):
+    for word in ("cat", "dog"):
+        (tmp_path / f"{word}.ndjson").write_bytes((quickdraw_dir / "simplified" / f"{word}.ndjson").read_bytes())
+    stream = stream_quickdraw(tmp_path, classes=["cat", "dog"])
+    (tmp_path / "dog.ndjson").unlink()  # the worker reading it fails
+    with pytest.raises(RuntimeError, match=r"worker \d failed:(.|\n)*FileNotFoundError(.|\n)*dog.ndjson"):
+        list(itertools.islice(stream_batches(stream, batch_size=16, workers=2), 1000))
+
+
 def test_take_sample_is_a_fixed_sample_of_the_split(sources):
     test = stream_quickdraw(sources, classes=CLASSES, split="test")
     sample = take_sample(test, 50, seed=1)
@@ -139,11 +182,9 @@ def test_take_sample_is_a_fixed_sample_of_the_split(sources):
     assert sorted(turns["word"]) == list(range(6))
 
 
-def test_parquet_and_hub_layout_stream_like_they_load(tmp_path, quickdraw_dir, monkeypatch):
+def test_0_1_stroke_parquet_streams_like_it_loads(tmp_path, quickdraw_dir, monkeypatch, stroke_parquet):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    out = convert_to_parquet(
-        quickdraw_dir / "simplified", tmp_path / "qd", classes=["cat", "owl", "pig"], max_per_class=40
-    )
+    out = stroke_parquet(quickdraw_dir / "simplified", tmp_path / "qd", classes=["cat", "owl", "pig"], max_per_class=40)
     repo = stream_quickdraw(out, classes=["pig", "cat"])
     loaded = load_quickdraw(out, classes=["pig", "cat"])
     assert sorted(repo) == ["test", "train", "validation"]
@@ -175,11 +216,11 @@ def test_a_corrupt_file_is_skipped_and_counted_like_load_quickdraw(tmp_path, qui
     assert counts == loaded[0].message.counts == {"bad file": 2}
 
 
-def test_a_misspelt_class_is_an_error_that_suggests_real_names(tmp_path, quickdraw_dir):
+def test_a_misspelt_class_is_an_error_that_suggests_real_names(tmp_path, quickdraw_dir, stroke_parquet):
     with pytest.raises(ValueError, match=r"cat.ndjson: unknown class 'dgo'; did you mean 'dog' or 'dragon'\?"):
         stream_quickdraw(quickdraw_dir / "simplified" / "cat.ndjson", classes=["cat", "dgo"])
     cats = quickdraw_dir / "simplified" / "cat.ndjson"
-    out = convert_to_parquet(cats, tmp_path / "qd", classes=["cat"], max_per_class=10)
+    out = stroke_parquet(cats, tmp_path / "qd", classes=["cat"], max_per_class=10)
     with pytest.raises(ValueError, match=r"qd: unknown class 'cta'; did you mean 'cat'\?"):
         stream_quickdraw(out, classes=["cta"], split="test")
     with pytest.raises(ValueError, match=r"train-00000-of-00001.parquet: unknown class 'dog'; no class is close to it"):

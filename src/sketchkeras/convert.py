@@ -60,15 +60,16 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datasets.utils.tqdm import tqdm
 from pyarrow import json as pa_json
 
-from sketchkeras.data import DRAWING_COLUMNS, categories, check_classes, record_strokes
+from sketchkeras.data import DRAWING_COLUMNS, categories, check_classes, record_points
 from sketchkeras.sketchrnn import load_sketchrnn_npz
 from sketchkeras.sources import SkippedRecords, file_kind, npz_drawings, source_files
 from sketchkeras.streaming import SPLITS, hash_split
-from sketchkeras.strokes import MAX_LINE_BYTES, DrawingError, canonical_strokes
+from sketchkeras.strokes import MAX_LINE_BYTES, DrawingError, canonical_strokes, check_google_drawing
 
 SHARD_ROWS = 1_000_000  # about 150 MB of simplified drawings a shard (raw ones are about ten times larger)
 SPLIT_FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}  # hash_split's
@@ -325,7 +326,7 @@ def _ndjson_record(line, where):
         return DrawingError(f"{where}: a record needs a string 'word' and a 'drawing'")
     drawing = record["drawing"]
     try:
-        canonical_strokes(drawing, "auto", source=where)  # validates; the reader canonicalises again
+        check_google_drawing(drawing, where)
         row = _google_columns(drawing, where)
         for name in ("countrycode", "timestamp"):
             if not isinstance(record.get(name), (str, type(None))):
@@ -346,7 +347,7 @@ def _ndjson_record(line, where):
 
 
 def _google_columns(drawing, where):
-    """A valid Google drawing as its lossless columns (`canonical_strokes` has checked the nesting)."""
+    """A valid Google drawing as its lossless columns (`check_google_drawing` has checked the nesting)."""
     if any(len(stroke) != len(drawing[0]) for stroke in drawing):
         raise DrawingError(f"{where}: strokes mix [xs, ys] and [xs, ys, ts]")
     axes = list(zip(*drawing))
@@ -401,23 +402,26 @@ def _scatter_file(work, index, path, labels, plan):
     partial = work / "scatter" / f"{index:05d}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
-    known, wanted = set(categories()) | set(labels), set(labels)
+    known, wanted = pa.array(sorted(set(categories()) | set(labels))), pa.array(labels)
     skipped, rows, formats, writers = SkippedRecords(), {s: Counter() for s in SPLITS}, set(), {}
     for table, wheres, table_formats in _tables(Path(path), skipped):
-        groups, keys = {}, table["key_id"].to_pylist()
-        drawings = table.select(list(DRAWING_COLUMNS)).to_pylist() if None in keys else None
-        for i, (word, identity) in enumerate(zip(table["word"].to_pylist(), keys)):
-            if word not in known:
-                skipped.skip(DrawingError(f"{wheres[i]}: unknown word {word!r}"), "unknown word")
-            elif word in wanted:
-                if identity is None:  # hash_split's identity, so that the shard follows it too
-                    identity = hashlib.blake2b(record_strokes(drawings[i]).tobytes()).hexdigest()
-                split = hash_split(identity, None)
-                rows[split][word] += 1
-                groups.setdefault((split, _shard_of(identity, plan["seed"], plan["shards"][split])), []).append(i)
-        if groups:
-            formats |= table_formats
-        for (split, shard), indices in sorted(groups.items()):
+        unknown = np.flatnonzero(~pc.is_in(table["word"], value_set=known).to_numpy(zero_copy_only=False))
+        for i in unknown.tolist():
+            skipped.skip(DrawingError(f"{wheres[i]}: unknown word {table['word'][i].as_py()!r}"), "unknown word")
+        table = table.filter(pc.is_in(table["word"], value_set=wanted))
+        if not table.num_rows:
+            continue
+        formats |= table_formats
+        identities = _identities(table)
+        splits = np.array([SPLITS.index(hash_split(identity, None)) for identity in identities])
+        shards = np.array([_shard_of(i, plan["seed"], plan["shards"][SPLITS[s]]) for i, s in zip(identities, splits)])
+        for (split, word), count in Counter(zip(splits.tolist(), table["word"].to_pylist())).items():
+            rows[SPLITS[split]][word] += count
+        group = splits * (max(plan["shards"].values()) + 1) + shards
+        order = np.argsort(group, kind="stable")  # each group's rows in input order
+        bounds = np.flatnonzero(np.diff(group[order])) + 1
+        for indices in np.split(order, bounds):
+            split, shard = SPLITS[splits[indices[0]]], int(shards[indices[0]])
             if (split, shard) not in writers:
                 sink = open(partial / f"{split}-{shard:05d}.arrow", "wb")
                 writers[split, shard] = sink, pa.ipc.new_file(sink, SCHEMA)
@@ -430,6 +434,18 @@ def _scatter_file(work, index, path, labels, plan):
     marker = {"rows": rows, "skipped": skipped.counts, "examples": skipped.examples, "formats": sorted(formats)}
     _write_atomic(partial / "done.json", json.dumps(marker).encode())
     os.replace(partial, work / "scatter" / f"{index:05d}")
+
+
+def _identities(table):
+    """Each row's identity for `hash_split`: its `key_id`, else the hash of its canonical strokes."""
+    identities = table["key_id"].to_pylist()
+    missing = [i for i, identity in enumerate(identities) if identity is None]
+    if missing:
+        points, sizes = record_points(table.take(missing))
+        ends = np.cumsum(sizes)
+        for i, start, end in zip(missing, (ends - sizes).tolist(), ends.tolist()):
+            identities[i] = hashlib.blake2b(points[start:end].tobytes()).hexdigest()
+    return identities
 
 
 def _shard_of(identity, seed, shards):

@@ -28,6 +28,7 @@ import datasets
 import keras
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from datasets.utils.tqdm import tqdm
 
 # SkippedRecordsWarning stays importable from here, where it was first defined.
@@ -39,7 +40,7 @@ from sketchkeras.sources import (
     load_repository,
     source_files,
 )
-from sketchkeras.strokes import canonical_strokes
+from sketchkeras.strokes import canonical_simplified, canonical_strokes
 
 # The drawing columns of `sketchkeras.convert_quickdraw`'s rows (Google's records), and the format of each.
 DRAWING_COLUMNS = {
@@ -98,9 +99,9 @@ def load_quickdraw(source, classes=None, max_per_class=None, strict=False, max_p
         source: a folder, file or glob (or a list of them) of Google ndjson
             (simplified or raw, optionally `.gz`), sketch-rnn `.npz` (all
             its splits, in file order) and parquet written by
-            `convert_to_parquet`; or a dataset repository holding such
+            `convert_quickdraw`; or a dataset repository holding such
             parquet files: a Hub id (`"owner/name"`,
-            `"hf://datasets/owner/name"`) or `convert_to_parquet`'s folder.
+            `"hf://datasets/owner/name"`) or `convert_quickdraw`'s folder.
         classes: the class list (its order gives the label ids); defaults
             to Google's 345 categories. Records of other known categories are
             left out; records whose word is not a Quick, Draw! category are
@@ -213,49 +214,18 @@ def split_dataset(dataset, validation_size=0.1, test_size=0.1, seed=0):
     return datasets.DatasetDict({name: dataset.select(sorted(idx)) for name, idx in parts.items()})
 
 
-def convert_to_parquet(
-    source, output_dir, classes=None, max_per_class=None, validation_size=0.1, test_size=0.1, seed=0
-):
-    """Converts Google files into a parquet stroke dataset ready for the Hub.
-
-    Writes `data/{train,validation,test}-00000-of-00001.parquet` and a dataset
-    card `README.md`; push the folder with `huggingface_hub.upload_folder(
-    repo_type="dataset")` and load it back with `load_quickdraw("owner/name")`.
-
-    Example:
-    >>> import tempfile
-    >>> cats = bundled_sample_dir() / "simplified" / "cat.ndjson.gz"
-    >>> out = convert_to_parquet(cats, tempfile.mkdtemp(), classes=["cat"])
-    >>> load_quickdraw(out, classes=["cat"])["test"].num_rows
-    40
-    """
-    output_dir = Path(output_dir)
-    dataset = load_quickdraw(source, classes=classes, max_per_class=max_per_class, strict=False)
-    splits = split_dataset(dataset, validation_size, test_size, seed)
-    (output_dir / "data").mkdir(parents=True, exist_ok=True)
-    for name, split in splits.items():
-        split.to_parquet(output_dir / "data" / f"{name}-00000-of-00001.parquet")
-    card = _DATASET_CARD.format(
-        rows={name: split.num_rows for name, split in splits.items()},
-        classes=len(dataset.features["word"].names),
-        source=Path(str(source)).name,
-        seed=seed,
-    )
-    (output_dir / "README.md").write_text(card)
-    return output_dir
-
-
 def bucket_length(n, max_points):
-    """The padded length a drawing of `n` points gets: the smallest bucket ≥ n.
+    """The padded length a drawing of `n` points gets: the smallest bucket ≥ n (elementwise for an array).
 
     Example:
     >>> bucket_length(40, max_points=256), bucket_length(900, max_points=256)
     (48, 256)
+    >>> bucket_length(np.array([1, 17, 300]), max_points=256).tolist()
+    [16, 32, 256]
     """
-    for length in BUCKET_LENGTHS:
-        if length >= min(n, max_points):
-            return min(length, max_points)
-    return max_points
+    lengths = np.minimum([*BUCKET_LENGTHS, max_points], max_points)
+    padded = lengths[np.searchsorted(BUCKET_LENGTHS, np.minimum(n, max_points))]
+    return int(padded) if np.ndim(n) == 0 else padded
 
 
 def pad_strokes(strokes, length):
@@ -268,13 +238,29 @@ def pad_strokes(strokes, length):
     >>> x.shape, lengths.tolist(), float(x[0, 2:].sum())
     ((2, 4, 3), [2, 4], 0.0)
     """
-    batch = np.zeros((len(strokes), length, 3), dtype=np.float32)
-    lengths = np.empty(len(strokes), dtype=np.int32)
-    for i, drawing in enumerate(strokes):
-        n = min(len(drawing), length)
-        batch[i, :n] = drawing[:n]
-        lengths[i] = n
-    return batch, lengths
+    sizes = np.array([len(drawing) for drawing in strokes], dtype=np.int64)
+    flat = np.concatenate(strokes) if len(strokes) else np.zeros((0, 3), np.float32)
+    return pad_points(flat, np.cumsum(sizes) - sizes, sizes, length)
+
+
+def pad_points(points, starts, sizes, length):
+    """Right-pads drawings stored back to back in one `(points, 3)` array into `(batch, length, 3)` plus lengths.
+
+    Drawing `i` is `points[starts[i] : starts[i] + sizes[i]]`, truncated to
+    its first `length` points; one vectorised copy, no Python per drawing.
+
+    Example:
+    >>> points = np.arange(15, dtype="float32").reshape(5, 3)
+    >>> x, lengths = pad_points(points, starts=np.array([3, 0]), sizes=np.array([2, 3]), length=2)
+    >>> x[:, :, 0].tolist(), lengths.tolist()
+    ([[9.0, 12.0], [0.0, 3.0]], [2, 2])
+    """
+    kept = np.minimum(sizes, length).astype(np.int64)
+    batch = np.zeros((len(kept), length, 3), dtype=np.float32)
+    rows = np.repeat(np.arange(len(kept)), kept)
+    columns = np.arange(kept.sum()) - np.repeat(np.cumsum(kept) - kept, kept)
+    batch[rows, columns] = points[np.repeat(np.asarray(starts, np.int64), kept) + columns]
+    return batch, kept.astype(np.int32)
 
 
 class StrokeBatches(keras.utils.PyDataset):
@@ -314,7 +300,7 @@ class StrokeBatches(keras.utils.PyDataset):
         self.augment = augment
         self.cut_fraction = cut_fraction
         self.seed = seed
-        padded = np.array([bucket_length(n, max_points) for n in self.lengths])
+        padded = bucket_length(self.lengths, max_points)
         self.buckets = {length: np.flatnonzero(padded == length) for length in np.unique(padded)}
         self.arrange(0)
 
@@ -323,11 +309,7 @@ class StrokeBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         length, rows = self.batches[index]
-        batch = np.zeros((len(rows), length, 3), dtype=np.float32)
-        for i, row in enumerate(rows):
-            start = self.offsets[row]
-            batch[i, : self.lengths[row]] = self.flat[start : start + self.lengths[row]]
-        lengths = self.lengths[rows].astype(np.int32)
+        batch, lengths = pad_points(self.flat, self.offsets[rows], self.lengths[rows], length)
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             batch[..., :2] = np.einsum("btj,bij->bti", batch[..., :2], _random_transforms(rng, len(rows)))
@@ -446,21 +428,19 @@ def parquet_classes(features, source):
     >>> parquet_classes(strings, "x.parquet")
     Traceback (most recent call last):
     ...
-    ValueError: x.parquet: 'word' holds string values, not a ClassLabel of class names: write it with convert_to_parquet
+    ValueError: x.parquet: 'word' holds string values, not a ClassLabel: write it with sketchkeras convert
     """
     features = features or {}
     missing = [name for name in ("word", "strokes") if name not in features]
     if missing:
         raise ValueError(
             f"{source}: no {' or '.join(map(repr, missing))} column (has {sorted(features)}): "
-            "not a sketchkeras stroke dataset; write it with convert_to_parquet"
+            "not a sketchkeras stroke dataset; write it with sketchkeras convert"
         )
     word = features["word"]
     if not isinstance(word, datasets.ClassLabel):
         kind = getattr(word, "dtype", type(word).__name__)
-        raise ValueError(
-            f"{source}: 'word' holds {kind} values, not a ClassLabel of class names: write it with convert_to_parquet"
-        )
+        raise ValueError(f"{source}: 'word' holds {kind} values, not a ClassLabel: write it with sketchkeras convert")
     return word.names
 
 
@@ -522,9 +502,7 @@ def record_strokes(row, max_points=None):
 def record_table(table, label_ids):
     """A `pyarrow.Table` of `convert_quickdraw`'s rows as one of `features`' columns; every word in `label_ids`.
 
-    Simplified drawings are canonicalised for the whole table at once (Arrow
-    list arrays to NumPy offsets, no Python per drawing), with the same
-    float32 results as `record_strokes`; other drawings go one at a time.
+    The strokes are `record_points`' (vectorised for simplified drawings).
 
     Example:
     >>> import pyarrow as pa
@@ -534,25 +512,43 @@ def record_table(table, label_ids):
     (1, '7', None, [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
     """
     n = table.num_rows
-    simplified = _simplified_strokes(table) if "simplified_x" in table.column_names else None
-    if simplified is None:
-        drawings = table.select([c for c in DRAWING_COLUMNS if c in table.column_names]).to_pylist()
-        arrays = [record_strokes(row) for row in drawings]
-        lengths = np.array([len(a) for a in arrays], dtype=np.int64)
-        flat = np.concatenate(arrays) if arrays else np.zeros((0, 3), np.float32)
-    else:
-        flat, lengths = simplified
+    flat, lengths = record_points(table)
+    word_index = pc.index_in(table["word"], value_set=pa.array(list(label_ids), pa.string())).to_numpy()
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
     points = pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), 3)
     column = {name: table[name] if name in table.column_names else pa.nulls(n) for name in ("key_id", "recognized")}
     return pa.table(
         {
-            "word": pa.array([label_ids[word] for word in table["word"].to_pylist()], pa.int64()),
+            "word": np.array(list(label_ids.values()), np.int64)[word_index],
             "key_id": column["key_id"].cast(pa.string()),
             "recognized": column["recognized"].cast(pa.bool_()),
             "strokes": pa.ListArray.from_arrays(pa.array(offsets), points),
         }
     )
+
+
+def record_points(table):
+    """The canonical strokes of a `pyarrow.Table` of `convert_quickdraw`'s rows: flat `(points, 3)` float32 and sizes.
+
+    Drawing `i` is `points[sum(sizes[:i]) :][: sizes[i]]`, as `record_strokes`
+    gives it. Simplified drawings are canonicalised for the whole table at
+    once (`sketchkeras.strokes.canonical_simplified`); other drawings go one
+    at a time.
+
+    Example:
+    >>> import pyarrow as pa
+    >>> table = pa.table({"simplified_x": [[[0, 9]], [[5]]], "simplified_y": [[[0, 9]], [[5]]]})
+    >>> points, sizes = record_points(table)
+    >>> sizes.tolist(), points[:, 2].tolist()
+    ([2, 1], [0.0, 1.0, 1.0])
+    """
+    simplified = _simplified_strokes(table) if "simplified_x" in table.column_names else None
+    if simplified is not None:
+        return simplified
+    drawings = table.select([c for c in DRAWING_COLUMNS if c in table.column_names]).to_pylist()
+    arrays = [record_strokes(row) for row in drawings]
+    sizes = np.array([len(a) for a in arrays], dtype=np.int64)
+    return (np.concatenate(arrays) if arrays else np.zeros((0, 3), np.float32)), sizes
 
 
 def _simplified_strokes(table):
@@ -570,23 +566,9 @@ def _simplified_strokes(table):
         return None
     if (drawing_strokes == 0).any():
         return None
-    x = x_strokes.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
-    y = y_strokes.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
-    if len(x) == 0:
-        return np.zeros((0, 3), np.float32), np.zeros(0, np.int64)
-    stroke_ends = np.cumsum(stroke_points)
-    drawing_ends = stroke_ends[np.cumsum(drawing_strokes) - 1]
-    starts = np.concatenate([[0], drawing_ends[:-1]])
-    owner = np.repeat(np.arange(len(starts)), drawing_ends - starts)
-    low_x, low_y = np.minimum.reduceat(x, starts), np.minimum.reduceat(y, starts)
-    extent = np.maximum(np.maximum.reduceat(x, starts) - low_x, np.maximum.reduceat(y, starts) - low_y)
-    scale = np.where(extent > 0, 1.0 / np.where(extent > 0, extent, 1.0), 1.0)  # as strokes' _normalise scales
-    points = np.stack([(x - low_x[owner]) * scale[owner], (y - low_y[owner]) * scale[owner]], axis=1)
-    out = np.zeros((len(x), 3), dtype=np.float32)
-    np.subtract(points[1:], points[:-1], out=out[1:, :2], casting="same_kind")
-    out[starts, :2] = points[starts]
-    out[stroke_ends - 1, 2] = 1.0
-    return out, drawing_ends - starts
+    x = x_strokes.flatten().to_numpy(zero_copy_only=False)
+    y = y_strokes.flatten().to_numpy(zero_copy_only=False)
+    return canonical_simplified(x, y, stroke_points, drawing_strokes)
 
 
 def _canonical_records(loaded, labels):
@@ -633,42 +615,3 @@ def _strokes_buffers(dataset):
     offsets = column.offsets.to_numpy()
     flat = column.values.values.to_numpy(zero_copy_only=False).reshape(-1, 3)
     return flat[offsets[0] :], offsets - offsets[0]
-
-
-_DATASET_CARD = """---
-license: cc-by-4.0
-pretty_name: Quick, Draw! strokes (sketchkeras)
-tags:
-- quickdraw
-- sketches
-- strokes
-- sketchkeras
-task_categories:
-- image-classification
-configs:
-- config_name: default
-  data_files:
-  - split: train
-    path: data/train-*.parquet
-  - split: validation
-    path: data/validation-*.parquet
-  - split: test
-    path: data/test-*.parquet
----
-
-# Quick, Draw! strokes
-
-Drawings from Google's [Quick, Draw! dataset](https://github.com/googlecreativelab/quickdraw-dataset)
-converted by `sketchkeras convert` from `{source}`: {classes} classes, rows per split {rows}
-(seed {seed}, stratified by class, grouped by `key_id`).
-
-Columns: `word` (class label), `key_id` (Google's drawing id, where known), `recognized`,
-`strokes` (float32 `(n, 3)` points: `dx, dy, pen_lifted`, the drawing scaled so its longest side spans 0..1).
-
-Load it with `sketchkeras.load_quickdraw("owner/name")` or `datasets.load_dataset("owner/name")`.
-
-## License and attribution
-
-The drawings are by Google LLC, from the Quick, Draw! dataset, licensed under
-[CC BY 4.0](https://creativecommons.org/licenses/by/4.0/). This copy only changes their encoding.
-"""

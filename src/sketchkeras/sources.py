@@ -4,7 +4,7 @@ What `load_quickdraw`, `stream_quickdraw` and the `sketchkeras` command
 read, found and read in one place:
 
 * `is_dataset_repo` tells a dataset repository (a Hub id or
-  `convert_to_parquet`'s folder, read by `load_repository`) from files;
+  `convert_quickdraw`'s folder, read by `load_repository`) from files;
 * `source_files` turns a folder, file or glob (or a list of them) into
   the Quick, Draw! files it names, and `file_kind` tells their kind;
 * `file_records` reads a Google ndjson or sketch-rnn file record by record,
@@ -93,7 +93,7 @@ class SkippedRecords:
 
 
 def is_dataset_repo(source):
-    """Whether `source` is a Hub dataset id or a local folder in the Hub's layout (`convert_to_parquet`'s output).
+    """Whether `source` is a Hub dataset id or a local folder in the Hub's layout (`convert_quickdraw`'s output).
 
     Example:
     >>> from sketchkeras import bundled_sample_dir
@@ -116,11 +116,11 @@ def load_repository(source, streaming=False):
 
     Example:
     >>> import tempfile
-    >>> from sketchkeras import bundled_sample_dir, convert_to_parquet
+    >>> from sketchkeras import bundled_sample_dir, convert_quickdraw
     >>> cats = bundled_sample_dir() / "simplified" / "cat.ndjson.gz"
-    >>> out = convert_to_parquet(cats, tempfile.mkdtemp(), classes=["cat"])
+    >>> out = convert_quickdraw(cats, tempfile.mkdtemp(), classes=["cat"])
     >>> {name: split.num_rows for name, split in load_repository(out).items()}
-    {'test': 40, 'train': 320, 'validation': 40}
+    {'test': 49, 'train': 303, 'validation': 48}
     """
     if not Path(str(source)).is_dir():
         return datasets.load_dataset(str(source).removeprefix("hf://datasets/"), streaming=streaming)

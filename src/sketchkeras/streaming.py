@@ -29,10 +29,14 @@ Example:
 (8, True, 'int32')
 """
 
+import functools
 import hashlib
 import itertools
+import multiprocessing
 import threading
+import traceback
 from pathlib import Path
+from queue import Empty
 
 import datasets
 import keras
@@ -47,13 +51,24 @@ from sketchkeras.data import (
     check_classes,
     features,
     is_record_layout,
-    pad_strokes,
+    pad_points,
     parquet_classes,
     record_table,
 )
 from sketchkeras.sources import SkippedRecords, file_kind, is_dataset_repo, known_records, load_repository, source_files
 
 SPLITS = ("train", "validation", "test")
+_QUEUED = 8  # batches a worker makes ahead
+_CHUNK_ROWS = 256  # drawings of Google's files per chunk of the stream
+_CHUNK_FEATURES = datasets.Features(
+    {
+        "word": datasets.List(datasets.Value("int64")),
+        "key_id": datasets.List(datasets.Value("string")),
+        "recognized": datasets.List(datasets.Value("bool")),
+        "sizes": datasets.List(datasets.Value("int32")),
+        "points": datasets.List(datasets.Value("float32")),
+    }
+)
 
 
 def hash_split(key_id, strokes):
@@ -84,7 +99,7 @@ def stream_quickdraw(source, classes=None, split=None):
             list of them) of Google ndjson (simplified or raw, optionally
             `.gz`), sketch-rnn `.npz` and parquet; or a dataset repository
             of parquet files: a Hub id (`"owner/name"`,
-            `"hf://datasets/owner/name"`) or `convert_to_parquet`'s folder.
+            `"hf://datasets/owner/name"`) or `convert_quickdraw`'s folder.
         classes: the class list (its order gives the label ids); defaults
             to Google's 345 categories. Records of other known categories are
             left out; records whose word is not a Quick, Draw! category are
@@ -132,19 +147,19 @@ def stream_quickdraw(source, classes=None, split=None):
         stream = _select(loaded, labels, ", ".join(Path(f).name for f in parquet), check)
         if split is None:
             return stream
-        return stream.filter(
-            lambda key_id, strokes: hash_split(key_id, strokes) == split, input_columns=["key_id", "strokes"]
-        )
+        return stream.filter(functools.partial(_in_split, split=split), input_columns=["key_id", "strokes"])
     check_classes(labels, categories(), source)
-    return datasets.IterableDataset.from_generator(
+    chunks = datasets.IterableDataset.from_generator(
         _generate,
-        features=features(labels),
+        features=_CHUNK_FEATURES,
         # A list shards (one file each); tuples and strings go to every shard.
         gen_kwargs={"files": [str(f) for f in files], "labels": tuple(labels), "split": split},
     )
+    rows = chunks.with_format("arrow").map(_unchunked, batched=True, batch_size=1, features=features(labels))
+    return rows.with_format(None)
 
 
-def stream_batches(dataset, batch_size=64, max_points=256, seed=0, buffer_size=10_000):
+def stream_batches(dataset, batch_size=64, max_points=256, seed=0, buffer_size=10_000, workers=1):
     """Endless shuffled, length-bucketed batches of a stroke stream, for `model.fit(steps_per_epoch=...)`.
 
     Each batch is `({"strokes": (batch_size, L, 3) float32, "lengths":
@@ -154,13 +169,20 @@ def stream_batches(dataset, batch_size=64, max_points=256, seed=0, buffer_size=1
     bucket length, and a queue leaves as a batch once it holds
     `batch_size`: memory stays bounded and every batch is full.
 
-    The stream is read over and over. Each pass reads all of its shards at
-    once, taking turns (Google's files hold one class each, so classes
-    mix), through a shuffle buffer of `buffer_size` drawings; the turns
-    and the buffer are reshuffled every pass (`IterableDataset.shuffle`
-    and `set_epoch`), and the same `seed` gives the same batches. An open
-    parquet shard holds a row group in memory: parquet streams are best
-    made of a few files whose rows are already shuffled.
+    The path is vectorised: the stream is read as Arrow tables
+    (`with_format("arrow")`), a chunk of drawings at a time, and turned
+    into batches with NumPy offsets, with no Python per drawing (Google's
+    ndjson files are still parsed a record at a time; `convert_quickdraw`'s
+    parquet is the fast source).
+
+    The stream is read over and over. Each pass reads its shards in a seeded
+    order, all at once, taking turns (Google's files hold one class each, so
+    classes mix); `buffer_size` drawings at a time are shuffled together,
+    reshuffled every pass. The same `seed` (and `workers`) gives the same
+    batches. With `workers > 1`, that many processes each read every
+    `workers`-th shard of each pass's order (so at most one worker per
+    shard) and batches come from them in turn: a fixed function of `seed`
+    and `workers`.
 
     Under TensorFlow, which takes as variable only the dimensions that
     differ between the first two batches, the second batch never has the
@@ -172,17 +194,21 @@ def stream_batches(dataset, batch_size=64, max_points=256, seed=0, buffer_size=1
             e.g. one process's part from `split_dataset_by_node`.
         batch_size: drawings per batch (per process under data parallelism).
         max_points: drawings are truncated to their first `max_points` points.
-        seed: seeds the shuffle; give every process the same one.
-        buffer_size: drawings in the shuffle buffer.
+        seed: seeds the shard order and the shuffle; give every process the same one.
+        buffer_size: drawings shuffled together.
+        workers: processes reading the stream (at most one per shard); 1
+            reads it in this process.
 
     Example:
     >>> from sketchkeras import bundled_sample_dir
     >>> stream = stream_quickdraw(bundled_sample_dir() / "simplified", classes=["cat", "dog"])
     >>> batches = stream_batches(stream, batch_size=16)
     >>> [x["strokes"].shape for x, _ in itertools.islice(batches, 3)]
-    [(16, 96, 3), (16, 64, 3), (16, 16, 3)]
+    [(16, 96, 3), (16, 64, 3), (16, 96, 3)]
     """
-    batches = _bucketed(_shuffled(dataset, seed, buffer_size), batch_size, max_points)
+    parts = max(1, min(workers, dataset.num_shards))
+    task = (dataset, batch_size, max_points, seed, buffer_size)
+    batches = _batches(*task, 0, 1) if parts == 1 else _from_workers(task, parts)
     return _vary_first_lengths(batches) if keras.backend.backend() == "tensorflow" else batches
 
 
@@ -295,20 +321,115 @@ def _shuffled(dataset, seed, buffer_size):
     return dataset.shuffle(seed=seed, buffer_size=buffer_size, max_buffer_input_shards=dataset.num_shards)
 
 
-def _bucketed(shuffled, batch_size, max_points):
-    """Pass after pass over the stream; one queue per bucket length, emptied as a batch when full."""
-    queues = {}
+def _batches(dataset, batch_size, max_points, seed, buffer_size, part, parts):
+    """Pass after pass over shards `part::parts` of each pass's shard order: bucketed batches."""
+    waiting = {}  # bucket length -> (strokes, lengths, labels) of fewer than batch_size drawings
+    columns = dataset.select_columns(["word", "strokes"]).with_format("arrow")
     for epoch in itertools.count():
-        shuffled.set_epoch(epoch)
-        for row in shuffled:
-            strokes = np.asarray(row["strokes"], dtype=np.float32)[:max_points]
-            length = bucket_length(len(strokes), max_points)
-            queue = queues.setdefault(length, [])
-            queue.append((strokes, row["word"]))
-            if len(queue) == batch_size:
-                del queues[length]
-                x, lengths = pad_strokes([s for s, _ in queue], length)
-                yield {"strokes": x, "lengths": lengths}, np.array([w for _, w in queue], dtype=np.int32)
+        order = np.random.default_rng([seed, epoch]).permutation(dataset.num_shards)[part::parts]
+        rng = np.random.default_rng([seed, epoch, part])
+        drawings = 0
+        for points, sizes, labels in _chunks(columns, order, buffer_size):
+            drawings += len(sizes)
+            yield from _bucket(points, sizes, labels, rng, waiting, batch_size, max_points)
+        if not drawings:
+            raise ValueError(f"stream_batches: shards {order.tolist()} of the stream hold no drawing")
+
+
+def _chunks(columns, shards, buffer_size):
+    """`(points, sizes, labels)` of about `buffer_size` drawings at a time, the shards taking turns."""
+    turn = max(1, min(1_000, buffer_size // len(shards)))
+    readers = [iter(columns.shard(columns.num_shards, int(i)).iter(batch_size=turn)) for i in shards]
+    tables, rows = [], 0
+    while readers:
+        for reader in list(readers):
+            table = next(reader, None)
+            if table is None:
+                readers.remove(reader)
+                continue
+            tables.append(table)
+            rows += table.num_rows
+        if tables and (rows >= buffer_size or not readers):
+            yield _arrays(pa.concat_tables(tables))
+            tables, rows = [], 0
+
+
+def _arrays(table):
+    """A table of `word` and `strokes` as flat `(points, 3)` float32, drawing sizes and int32 labels."""
+    strokes = table["strokes"].combine_chunks()
+    offsets = strokes.offsets.to_numpy()
+    points = strokes.flatten().flatten().to_numpy(zero_copy_only=False).reshape(-1, 3)
+    return points, np.diff(offsets), table["word"].to_numpy().astype(np.int32)
+
+
+def _bucket(points, sizes, labels, rng, waiting, batch_size, max_points):
+    """Shuffles a chunk's drawings into the bucket queues; the batches they fill, in the order they fill."""
+    order = rng.permutation(len(sizes))
+    starts, sizes, labels = (np.cumsum(sizes) - sizes)[order], sizes[order], labels[order]
+    padded = bucket_length(sizes, max_points)
+    full = []  # (the chunk position of the drawing that filled it, batch)
+    for length in np.unique(padded).tolist():
+        rows = np.flatnonzero(padded == length)
+        strokes, kept = pad_points(points, starts[rows], sizes[rows], length)
+        queued = (strokes, kept, labels[rows])
+        held = 0
+        if length in waiting:
+            held = len(waiting[length][1])
+            queued = tuple(np.concatenate([a, b]) for a, b in zip(waiting.pop(length), queued))
+        filled = len(queued[1]) // batch_size
+        for j in range(filled):
+            cut = slice(j * batch_size, (j + 1) * batch_size)
+            full.append(
+                (
+                    rows[(j + 1) * batch_size - held - 1],
+                    ({"strokes": queued[0][cut], "lengths": queued[1][cut]}, queued[2][cut]),
+                )
+            )
+        if len(queued[1]) > filled * batch_size:
+            waiting[length] = tuple(a[filled * batch_size :].copy() for a in queued)
+    full.sort(key=lambda item: item[0])
+    for _, batch in full:
+        yield batch
+
+
+def _from_workers(task, parts):
+    """The batches of `parts` worker processes, taken in turn; the workers stop with the generator."""
+    context = multiprocessing.get_context("spawn")
+    queues = [context.Queue(maxsize=_QUEUED) for _ in range(parts)]
+    workers = [
+        context.Process(target=_work, args=(task, part, parts, queues[part]), daemon=True) for part in range(parts)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        while True:
+            for part, queue in enumerate(queues):
+                while True:
+                    try:
+                        item = queue.get(timeout=1.0)
+                        break
+                    except Empty:
+                        if not workers[part].is_alive():
+                            raise RuntimeError(
+                                f"stream_batches: worker {part} died (exit code {workers[part].exitcode})"
+                            ) from None
+                if isinstance(item, str):
+                    raise RuntimeError(f"stream_batches: worker {part} failed:\n{item}")
+                yield item
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.join()
+
+
+def _work(task, part, parts, queue):
+    """A worker process: its part's batches into `queue`; a failure as its traceback text."""
+    try:
+        for batch in _batches(*task, part, parts):
+            queue.put(batch)
+    except Exception:
+        queue.put(traceback.format_exc())
 
 
 def _vary_first_lengths(batches):
@@ -328,19 +449,50 @@ def _padded_to_next_bucket(x):
 
 
 def _generate(files, labels, split):
-    """Rows of `features(labels)` from Google's files (datasets calls it once per shard: one file)."""
+    """Google's drawings of `labels` as chunks of `_CHUNK_ROWS` rows (datasets calls it once per shard: one file).
+
+    A chunk is one row of flat arrays, which `datasets` stores without a
+    Python step per point; `_unchunked` makes rows of it again.
+    """
     label_ids = {name: i for i, name in enumerate(labels)}
     skipped = SkippedRecords()
+    chunk = []
     for _, record in known_records(files, set(categories()) | set(labels), skipped):
         label = label_ids.get(record["word"])
         if label is not None and (split is None or hash_split(record["key_id"], record["strokes"]) == split):
-            yield {
-                "word": label,
-                "key_id": record["key_id"],
-                "recognized": record["recognized"],
-                "strokes": record["strokes"],
-            }
+            chunk.append((label, record))
+            if len(chunk) == _CHUNK_ROWS:
+                yield _chunk(chunk)
+                chunk = []
+    if chunk:
+        yield _chunk(chunk)
     skipped.warn(stacklevel=2)
+
+
+def _chunk(rows):
+    strokes = [record["strokes"] for _, record in rows]
+    return {
+        "word": np.array([label for label, _ in rows], np.int64),
+        "key_id": [record["key_id"] for _, record in rows],
+        "recognized": [record["recognized"] for _, record in rows],
+        "sizes": np.array([len(s) for s in strokes], np.int32),
+        "points": np.concatenate(strokes).reshape(-1),
+    }
+
+
+def _unchunked(table):
+    """One chunk row of `_generate` (a `pyarrow.Table`) as the table of its drawings."""
+    sizes = table["sizes"][0].values.to_numpy()
+    offsets = pa.array(np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32))
+    points = pa.FixedSizeListArray.from_arrays(table["points"][0].values, 3)
+    return pa.table(
+        {
+            "word": table["word"][0].values,
+            "key_id": table["key_id"][0].values.cast(pa.string()),
+            "recognized": table["recognized"][0].values.cast(pa.bool_()),
+            "strokes": pa.ListArray.from_arrays(offsets, points),
+        }
+    )
 
 
 def _select(stream, labels, source, check):
@@ -350,7 +502,7 @@ def _select(stream, labels, source, check):
             check_classes(labels, categories(), source)
         ids = {name: i for i, name in enumerate(labels)}
         wanted = pa.array(list(ids), pa.string())
-        kept = stream.with_format("arrow").filter(lambda t: pc.is_in(t["word"], value_set=wanted), batched=True)
+        kept = stream.with_format("arrow").filter(functools.partial(_words_in, wanted=wanted), batched=True)
         # Columns named like the output's stay listed out: the iterable map would drop the new ones.
         dropped = [name for name in stream.features if name not in ("word", "key_id", "recognized")]
         rows = kept.map(record_table, fn_kwargs={"label_ids": ids}, batched=True, remove_columns=dropped)
@@ -359,5 +511,18 @@ def _select(stream, labels, source, check):
     if check:
         check_classes(labels, stored, source)
     new_ids = {i: labels.index(name) for i, name in enumerate(stored) if name in labels}
-    stream = stream.filter(lambda word: word in new_ids, input_columns="word")
-    return stream.map(lambda word: {"word": new_ids[word]}, input_columns="word", features=features(labels))
+    stream = stream.filter(new_ids.__contains__, input_columns="word")
+    return stream.map(functools.partial(_renumbered, new_ids=new_ids), input_columns="word", features=features(labels))
+
+
+# Module-level functions, not lambdas: stream_batches' worker processes receive the stream pickled.
+def _in_split(key_id, strokes, split):
+    return hash_split(key_id, strokes) == split
+
+
+def _words_in(table, wanted):
+    return pc.is_in(table["word"], value_set=wanted)
+
+
+def _renumbered(word, new_ids):
+    return {"word": new_ids[word]}

@@ -185,23 +185,12 @@ def _read_simplified_table(data, max_points):
     ):
         return None
     is_x = np.repeat(np.tile([True, False], len(row_lengths) // 2), row_lengths)
-    x, y = values[is_x], values[~is_x]
-    stroke_points = row_lengths[0::2]
-    stroke_ends = np.cumsum(stroke_points)
-    drawing_ends = stroke_ends[np.cumsum(drawing_strokes) - 1]
-    starts = np.concatenate([[0], drawing_ends[:-1]])
-    owner = np.repeat(np.arange(len(starts)), drawing_ends - starts)
-    low_x, low_y = np.minimum.reduceat(x, starts), np.minimum.reduceat(y, starts)
-    with np.errstate(over="ignore"):
-        extent = np.maximum(np.maximum.reduceat(x, starts) - low_x, np.maximum.reduceat(y, starts) - low_y)
-    if not np.isfinite(extent).all() or ((extent > 0) & (extent < _TINY)).any():
+    canonical = canonical_simplified(values[is_x], values[~is_x], row_lengths[0::2], drawing_strokes)
+    if canonical is None:
         return None  # extreme coordinates: the careful path (_normalise) handles and names them
-    scale = np.where(extent > 0, 1.0 / np.where(extent > 0, extent, 1.0), 1.0)
-    points = np.stack([(x - low_x[owner]) * scale[owner], (y - low_y[owner]) * scale[owner]], axis=1)
-    out = np.zeros((len(x), 3), dtype=np.float32)
-    np.subtract(points[1:], points[:-1], out=out[1:, :2], casting="same_kind")
-    out[starts, :2] = points[starts]
-    out[stroke_ends - 1, 2] = 1.0
+    out, sizes = canonical
+    drawing_ends = np.cumsum(sizes)
+    starts = drawing_ends - sizes
     key_ids = table.column("key_id").to_pylist() if "key_id" in table.column_names else [None] * len(words)
     recognized = table.column("recognized").to_pylist() if "recognized" in table.column_names else [None] * len(words)
     return [
@@ -213,6 +202,48 @@ def _read_simplified_table(data, max_points):
         }
         for word, key, known, a, b in zip(words, key_ids, recognized, starts, drawing_ends)
     ]
+
+
+def canonical_simplified(x, y, stroke_points, drawing_strokes):
+    """The canonical strokes of many drawings at once, from their points stored back to back.
+
+    Drawing `i` holds the next `drawing_strokes[i]` strokes, stroke `j` the
+    next `stroke_points[j]` points of `x` and `y` (every count above 0). One
+    pass of NumPy over all points, with no Python per drawing, giving what
+    `canonical_strokes(..., "simplified")` gives drawing by drawing.
+
+    Returns:
+        `(points, sizes)`: the `(total points, 3)` float32 strokes back to
+        back and each drawing's number of points; or None when an extent is
+        not finite or below the smallest normal float, where
+        `canonical_strokes` is the careful path.
+
+    Example:
+    >>> points, sizes = canonical_simplified(
+    ...     np.array([0.0, 255, 0, 10, 20]), np.array([0.0, 0, 100, 0, 5]), np.array([2, 1, 2]), np.array([2, 1])
+    ... )
+    >>> sizes.tolist(), points[:, 2].tolist(), points[3].tolist()
+    ([3, 2], [0.0, 1.0, 1.0, 0.0, 1.0], [0.0, 0.0, 0.0])
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    stroke_ends = np.cumsum(stroke_points)
+    drawing_ends = stroke_ends[np.cumsum(drawing_strokes) - 1]
+    starts = np.concatenate([[0], drawing_ends[:-1]])
+    if len(x) == 0:
+        return np.zeros((0, 3), np.float32), np.zeros(0, np.int64)
+    owner = np.repeat(np.arange(len(starts)), drawing_ends - starts)
+    low_x, low_y = np.minimum.reduceat(x, starts), np.minimum.reduceat(y, starts)
+    with np.errstate(over="ignore", invalid="ignore"):
+        extent = np.maximum(np.maximum.reduceat(x, starts) - low_x, np.maximum.reduceat(y, starts) - low_y)
+    if not np.isfinite(extent).all() or ((extent > 0) & (extent < _TINY)).any():
+        return None
+    scale = np.where(extent > 0, 1.0 / np.where(extent > 0, extent, 1.0), 1.0)  # as _normalise scales
+    points = np.stack([(x - low_x[owner]) * scale[owner], (y - low_y[owner]) * scale[owner]], axis=1)
+    out = np.zeros((len(x), 3), dtype=np.float32)
+    np.subtract(points[1:], points[:-1], out=out[1:, :2], casting="same_kind")
+    out[starts, :2] = points[starts]
+    out[stroke_ends - 1, 2] = 1.0
+    return out, drawing_ends - starts
 
 
 def _read_record(line, source, format, max_points):
@@ -235,6 +266,22 @@ def _read_record(line, source, format, max_points):
         "recognized": record.get("recognized"),
         "strokes": strokes,
     }
+
+
+def check_google_drawing(drawing, source="drawing"):
+    """Raises the `DrawingError` `canonical_strokes` gives a bad Google drawing (`[[xs, ys(, ts)], ...]`), reading it only.
+
+    For a raw drawing this skips Google's simplification, the costly part of
+    `canonical_strokes`, which cannot fail on a drawing that passes.
+
+    Example:
+    >>> check_google_drawing([[[0, 5, 9], [0, 5, 9], [0, 16, 33]]])
+    >>> check_google_drawing([[[0, 5], [0]]], source="cat.ndjson:3")
+    Traceback (most recent call last):
+    ...
+    sketchkeras.strokes.DrawingError: cat.ndjson:3: stroke 0 has x/y/t lengths [2, 1] that differ
+    """
+    _google_points(drawing, source)
 
 
 def _detect_format(drawing, source):
