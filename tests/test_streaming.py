@@ -152,7 +152,7 @@ def test_model_fit_trains_on_the_batches_of_two_workers(sources):
     losses = []
     for batches in (
         stream_batches(stream, batch_size=16, max_points=64, workers=2),
-        iter(list(itertools.islice(stream_batches(stream, batch_size=16, max_points=64, workers=2), 8))),
+        (batch for batch in list(itertools.islice(stream_batches(stream, batch_size=16, max_points=64, workers=2), 8))),
     ):
         keras.utils.set_random_seed(0)
         model = SketchClassifier(CLASSES, conv_layers=[(8, 3, 2)], rnn_units=[16], max_points=64)

@@ -32,11 +32,14 @@ Example:
 import functools
 import hashlib
 import itertools
-import multiprocessing
+import os
+import pickle
+import queue
+import subprocess
+import sys
 import threading
 import traceback
 from pathlib import Path
-from queue import Empty
 
 import datasets
 import keras
@@ -58,7 +61,6 @@ from sketchkeras.data import (
 from sketchkeras.sources import SkippedRecords, file_kind, is_dataset_repo, known_records, load_repository, source_files
 
 SPLITS = ("train", "validation", "test")
-_QUEUED = 8  # batches a worker makes ahead
 _CHUNK_ROWS = 256  # drawings of Google's files per chunk of the stream
 _CHUNK_FEATURES = datasets.Features(
     {
@@ -393,43 +395,71 @@ def _bucket(points, sizes, labels, rng, waiting, batch_size, max_points):
 
 
 def _from_workers(task, parts):
-    """The batches of `parts` worker processes, taken in turn; the workers stop with the generator."""
-    context = multiprocessing.get_context("spawn")
-    queues = [context.Queue(maxsize=_QUEUED) for _ in range(parts)]
-    workers = [
-        context.Process(target=_work, args=(task, part, parts, queues[part]), daemon=True) for part in range(parts)
-    ]
-    for worker in workers:
-        worker.start()
+    """The batches of `parts` worker processes, taken in turn; the workers stop with the generator.
+
+    A worker is a fresh interpreter (not a `multiprocessing` child, which
+    would run the calling script again without its `__main__` guard) that
+    reads its task pickled on stdin and writes its batches pickled to
+    stdout. A thread per worker reads them into a queue that holds two
+    shuffle buffers' worth, so that a worker making a chunk's batches never
+    waits for the others.
+    """
+    command = [sys.executable, "-c", "from sketchkeras import streaming; streaming._worker_main()"]
+    workers = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in range(parts)]
+    _, batch_size, _, _, buffer_size = task
+    queues = [queue.Queue(maxsize=2 * (buffer_size // batch_size + 1)) for _ in workers]
+    stop = threading.Event()
     try:
+        for part, worker in enumerate(workers):
+            pickle.dump((task, part, parts), worker.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            worker.stdin.close()
+            threading.Thread(target=_read_worker, args=(worker, part, queues[part], stop), daemon=True).start()
         while True:
-            for part, queue in enumerate(queues):
-                while True:
-                    try:
-                        item = queue.get(timeout=1.0)
-                        break
-                    except Empty:
-                        if not workers[part].is_alive():
-                            raise RuntimeError(
-                                f"stream_batches: worker {part} died (exit code {workers[part].exitcode})"
-                            ) from None
+            for batches in queues:
+                item = batches.get()
                 if isinstance(item, str):
-                    raise RuntimeError(f"stream_batches: worker {part} failed:\n{item}")
+                    raise RuntimeError(item)
                 yield item
     finally:
+        stop.set()
         for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.join()
+            worker.kill()
+            worker.wait()
 
 
-def _work(task, part, parts, queue):
-    """A worker process: its part's batches into `queue`; a failure as its traceback text."""
+def _read_worker(worker, part, batches, stop):
+    """A worker's batches into `batches`; its failure or death as the text of the error to raise."""
+    while not stop.is_set():
+        try:
+            item = pickle.load(worker.stdout)
+        except (EOFError, OSError, ValueError):  # ended, or closed by the generator
+            item = f"stream_batches: worker {part} died (exit code {worker.wait()})"
+        if isinstance(item, str) and not item.startswith("stream_batches:"):
+            item = f"stream_batches: worker {part} failed:\n{item}"
+        while not stop.is_set():
+            try:
+                batches.put(item, timeout=0.5)
+                break
+            except queue.Full:
+                pass
+        if isinstance(item, str):
+            return
+
+
+def _worker_main():
+    """A worker process (see `_from_workers`): its part's batches to stdout; a failure as its traceback text."""
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # what the task prints goes to stderr, not into the batch pipe
     try:
+        task, part, parts = pickle.load(sys.stdin.buffer)
         for batch in _batches(*task, part, parts):
-            queue.put(batch)
+            pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
+            out.flush()
+    except BrokenPipeError:
+        pass  # the reader stopped
     except Exception:
-        queue.put(traceback.format_exc())
+        pickle.dump(traceback.format_exc(), out)
+        out.flush()
 
 
 def _vary_first_lengths(batches):

@@ -269,7 +269,7 @@ def _read_record(line, source, format, max_points):
 
 
 def check_google_drawing(drawing, source="drawing"):
-    """Raises the `DrawingError` `canonical_strokes` gives a bad Google drawing (`[[xs, ys(, ts)], ...]`), reading it only.
+    """Raises the `DrawingError` that `canonical_strokes` gives a bad Google drawing, reading it only.
 
     For a raw drawing this skips Google's simplification, the costly part of
     `canonical_strokes`, which cannot fail on a drawing that passes.
