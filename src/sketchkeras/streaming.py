@@ -417,8 +417,8 @@ def _from_workers(task, parts):
         while True:
             for batches in queues:
                 item = batches.get()
-                if isinstance(item, str):
-                    raise RuntimeError(item)
+                if isinstance(item, RuntimeError):
+                    raise item
                 yield item
     finally:
         stop.set()
@@ -428,21 +428,21 @@ def _from_workers(task, parts):
 
 
 def _read_worker(worker, part, batches, stop):
-    """A worker's batches into `batches`; its failure or death as the text of the error to raise."""
+    """A worker's batches into `batches`, then its failure or death as the `RuntimeError` to raise."""
     while not stop.is_set():
         try:
             item = pickle.load(worker.stdout)
         except (EOFError, OSError, ValueError):  # ended, or closed by the generator
-            item = f"stream_batches: worker {part} died (exit code {worker.wait()})"
-        if isinstance(item, str) and not item.startswith("stream_batches:"):
-            item = f"stream_batches: worker {part} failed:\n{item}"
+            item = RuntimeError(f"stream_batches: worker {part} died (exit code {worker.wait()})")
+        if isinstance(item, str):  # the worker's traceback
+            item = RuntimeError(f"stream_batches: worker {part} failed:\n{item}")
         while not stop.is_set():
             try:
                 batches.put(item, timeout=0.5)
                 break
             except queue.Full:
                 pass
-        if isinstance(item, str):
+        if isinstance(item, RuntimeError):
             return
 
 
