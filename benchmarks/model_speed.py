@@ -81,7 +81,7 @@ def measure(steps, repeats):
     import numpy as np
 
     import sketchkeras
-    from sketchkeras.classifier import PRESETS
+    from sketchkeras.backbone import PRESETS
     from sketchkeras.training import compile_for_training
 
     keras.utils.set_random_seed(0)

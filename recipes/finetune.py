@@ -1,18 +1,18 @@
 """Teach the shipped recognizer your own words: fine-tuning QD-35 on a folder of drawings.
 
-The model that ships with sketchkeras (`qd35`) knows 35 words. Its encoder
+The model that ships with sketchkeras (`qd35`) knows 35 words. Its backbone
 (a masked Conv1D stack and two LSTMs) has learnt from 11,200 drawings what
 pen strokes look like; only its last layer, the head, is about those 35
 words. To teach it words of your own you need a few dozen drawings of each,
-not thousands: keep the encoder, give it a fresh head for your words, and
+not thousands: keep the backbone, give it a fresh head for your words, and
 train in two stages.
 
 1. Head only. `SketchClassifier.from_pretrained("qd35", labels=words)` keeps
-   the encoder and builds a head for `words` (a word the shipped model knew
+   the backbone and builds a head for `words` (a word the shipped model knew
    keeps its head row; a new one starts from random weights). With
-   `model.encoder.trainable = False`, training moves the head alone, so the
-   random head cannot push large, noisy gradients into the encoder.
-2. Everything, gently. Unfreeze the encoder and train the whole model at a
+   `model.backbone.trainable = False`, training moves the head alone, so the
+   random head cannot push large, noisy gradients into the backbone.
+2. Everything, gently. Unfreeze the backbone and train the whole model at a
    tenth of the learning rate, so that it adapts to your words without
    forgetting what it knew about strokes.
 
@@ -29,7 +29,7 @@ of steps and learning rate.
 
 Finally it trains the same architecture from scratch on the same words for
 the same number of epochs (`SketchClassifier.from_preset("default")`), so
-you can see what the pretrained encoder is worth, and saves the
+you can see what the pretrained backbone is worth, and saves the
 fine-tuned model with its model card (`save_pretrained`).
 
 Your drawings: a folder of Google's ndjson files, raw or simplified, one
@@ -110,13 +110,13 @@ def report(name, metrics):
 # One dense layer on fixed features: it takes a larger step than the whole model would.
 head_epochs = args.epochs // 2
 model = SketchClassifier.from_pretrained("qd35", labels=labels)
-model.encoder.trainable = False
+model.backbone.trainable = False
 history = {"head": fit(model, args.out / "head", head_epochs, HEAD_LEARNING_RATE)}
 
 # ## Stage 2: the whole model, at a tenth of the learning rate
 #
-# `fit` compiles again: the encoder's weights are trainable from here on.
-model.encoder.trainable = True
+# `fit` compiles again: the backbone's weights are trainable from here on.
+model.backbone.trainable = True
 history["all"] = fit(model, args.out / "all", args.epochs - head_epochs, LEARNING_RATE / 10)
 fine_tuned = evaluate_classifier(model, splits["test"])
 
@@ -129,7 +129,7 @@ report("from scratch        ", from_scratch)
 
 # ## Save the fine-tuned model
 #
-# The model card records where the encoder came from (`fine_tuned_from`).
+# The model card records where the backbone came from (`fine_tuned_from`).
 fine_tuned["dataset"] = from_scratch["dataset"] = f"{args.data}: {', '.join(labels)}, test split"
 seconds = sum(history["head"]["seconds"]) + sum(history["all"]["seconds"])
 training = {

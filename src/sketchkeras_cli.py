@@ -38,15 +38,15 @@ from huggingface_hub.errors import HfHubHTTPError
 # Keras, datasets and the backend are imported inside the commands that use them: `--help` and usage errors answer
 # at once and import no framework.
 
-# `sketchkeras train RECIPE`: pipeline.RECIPES (`run_training` arguments, which command-line options override) and
-# quickdraw345, which loads everything into memory: for Google's full 50 million drawings use recipes/quickdraw345.py
-# (streaming).
+# `sketchkeras train RECIPE`: pipeline.RECIPES (`run_training` arguments, which command-line options override), named
+# here so that --help imports nothing. They load everything into memory: for Google's full 50 million drawings use
+# recipes/quickdraw345.py (streaming).
 RECIPE_NAMES = ("qd35", "quickdraw345")
 # `sketchkeras export --format`: sketchkeras.export.FORMATS, named here so that --help imports nothing.
 EXPORT_FORMATS = ("onnx", "litert", "saved_model", "web")
 # huggingface_hub's HTTP client errors (connection refused, timeouts): HfHubHTTPError's own bases.
 _HTTP_ERRORS = HfHubHTTPError.__bases__
-_SCORES = {"top1": "top-1", "top3": "top-3", "top5": "top-5", "map3": "MAP@3"}
+_SCORES = {"top1": "top-1", "top3": "top-3", "top5": "top-5", "map3": "MAP@3", "balanced_top1": "balanced top-1"}
 _FILES_HELP = (
     "Google ndjson (simplified or raw, .gz too), sketch-rnn .npz, .json holding a list of drawings (Google's "
     "[[xs, ys], ...] or stroke-3 rows [dx, dy, pen_lifted]) or .npy holding one stroke-3 array (n, 3)"
@@ -151,7 +151,7 @@ def _parser():
         dest="pretrained",
         metavar="MODEL",
         help="fine-tune a trained model on this data's classes: a shipped model (qd35), a model directory or a Hub "
-        "id (owner/name); its encoder is kept, its head rebuilt for the classes",
+        "id (owner/name); its backbone is kept, its head rebuilt for the classes",
     )
     train.add_argument(
         "--rnn-units",
@@ -348,14 +348,14 @@ def _train(args):
     import keras
 
     from sketchkeras import pipeline
-    from sketchkeras.classifier import PRESETS
+    from sketchkeras.backbone import PRESETS
 
     if args.preset is not None and args.pretrained is not None:
         args.parser.error("--from and --preset exclude each other: a fine-tuned model keeps its architecture")
     if args.preset is not None and args.preset not in PRESETS:
         choices = ", ".join(sorted(PRESETS))
         args.parser.error(f"argument --preset: invalid choice: {args.preset!r} (choose from {choices})")
-    options = dict({**pipeline.RECIPES, "quickdraw345": dict(classes=None)}[args.recipe]) if args.recipe else {}
+    options = dict(pipeline.RECIPES[args.recipe]) if args.recipe else {}
     given = dict(
         source=_source(args.data),
         classes=args.classes,
@@ -623,7 +623,9 @@ def _json_drawing(drawing):
 
 def _scores(metrics):
     scores = [
-        f"{name} {metrics[key]:.4f}" if key == "map3" else f"{name} {metrics[key]:.2%}" for key, name in _SCORES.items()
+        f"{name} {metrics[key]:.4f}" if key == "map3" else f"{name} {metrics[key]:.2%}"
+        for key, name in _SCORES.items()
+        if key in metrics
     ]
     return f"{'  '.join(scores)}  ({metrics['test_drawings']:,} drawings)"
 

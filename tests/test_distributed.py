@@ -27,7 +27,7 @@ import numpy as np
 mode, rank, port, data, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 import jax, keras
 from datasets.distributed import split_dataset_by_node
-from sketchkeras import SketchClassifier
+from sketchkeras import SketchBackbone, SketchClassifier, SketchPreprocessor
 from sketchkeras.distributed import data_parallel, pad_to_common_length, single_device_copy
 from sketchkeras.streaming import stream_batches, stream_quickdraw, take_sample
 from sketchkeras.training import compile_for_training
@@ -49,7 +49,7 @@ def joined(first, second):  # one global batch of both ranks' batches, as 2 proc
 
 def train(batches):
     keras.utils.set_random_seed(0)
-    model = SketchClassifier(CLASSES, conv_layers=[(8, 3, 2)], rnn_units=[16], max_points=48)
+    model = SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[16]), CLASSES, SketchPreprocessor(48))
     compile_for_training(model, STEPS)
     initial = [w.tolist() for w in model.get_weights()]
     history = model.fit(batches, steps_per_epoch=STEPS, epochs=1, verbose=0).history

@@ -26,7 +26,7 @@ def test_new_labels_keep_the_encoder_and_the_head_rows_of_known_labels(quickdraw
     shipped = SketchClassifier.from_preset("qd35")
     tuned = SketchClassifier.from_pretrained("qd35", labels=["dog", "cat"])
     assert tuned.labels == ["dog", "cat"]
-    for ours, theirs in zip(_numpy(tuned.encoder.weights), _numpy(shipped.encoder.weights), strict=True):
+    for ours, theirs in zip(_numpy(tuned.backbone.weights), _numpy(shipped.backbone.weights), strict=True):
         np.testing.assert_array_equal(ours, theirs)
     # Both labels were known, so the new model is the old one's softmax restricted to them, on real drawings.
     drawings = load_quickdraw(quickdraw_dir / "simplified", classes=["cat", "dog"], max_per_class=5)["strokes"]
@@ -39,11 +39,11 @@ def test_a_frozen_encoder_stays_bit_identical_while_the_new_head_learns(quickdra
     set_seed(0)
     dataset = load_quickdraw(quickdraw_dir / "simplified", classes=NEW, max_per_class=60)
     model = SketchClassifier.from_pretrained("qd35", labels=NEW)
-    model.encoder.trainable = False
-    encoder, head = _numpy(model.encoder.weights), _numpy(model.get_layer("predictions").weights)
+    model.backbone.trainable = False
+    encoder, head = _numpy(model.backbone.weights), _numpy(model.get_layer("predictions").weights)
     batches = StrokeBatches(dataset, batch_size=32, augment=True)
     model, history = train(model, batches, None, tmp_path, epochs=15, verbose=0)
-    for before, after in zip(encoder, _numpy(model.encoder.weights), strict=True):
+    for before, after in zip(encoder, _numpy(model.backbone.weights), strict=True):
         np.testing.assert_array_equal(before, after)
     assert all(not np.array_equal(a, b) for a, b in zip(head, _numpy(model.get_layer("predictions").weights)))
     assert history["accuracy"][-1] >= 0.6, history  # chance is 1/3

@@ -35,11 +35,15 @@ from huggingface_hub import EvalResultEntry, ModelCard, eval_result_entries_to_y
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
 from sketchkeras import (
+    SketchBackbone,
     SketchClassifier,
+    SketchPreprocessor,
     UnsafeModelError,
     bundled_model_dir,
+    categories,
     load_quickdraw,
     pad_strokes,
+    qd35_classes,
     split_dataset,
 )
 from sketchkeras.hub import EVAL_RESULTS_FILE, InvalidModelError
@@ -60,7 +64,7 @@ def trained(quickdraw_dir):
     files = [quickdraw_dir / "simplified" / f"{word}.ndjson" for word in CLASSES]
     splits = split_dataset(load_quickdraw(files, classes=CLASSES, max_per_class=40), validation_size=0, test_size=0.25)
     train, test = splits["train"], splits["test"]
-    model = SketchClassifier(CLASSES, conv_layers=[(16, 5, 2)], rnn_units=[16], max_points=64)
+    model = SketchClassifier(SketchBackbone(conv_layers=[(16, 5, 2)], rnn_units=[16]), CLASSES, SketchPreprocessor(64))
     model.compile(optimizer=keras.optimizers.Adam(0.003), loss="sparse_categorical_crossentropy")
     x, lengths = pad_strokes([np.asarray(s, "float32") for s in train["strokes"]], 64)
     start = time.perf_counter()
@@ -164,6 +168,20 @@ def _lambda_config():
     return keras.saving.serialize_keras_object(keras.layers.Lambda(lambda x: x * 2))
 
 
+def _nest(config, part, key, value):
+    """`config` with its `part` (backbone or preprocessor) replaced by `value`, or with `value` at `key` inside it."""
+    config = json.loads(json.dumps(config))
+    if key is None:
+        config["config"][part] = value
+    else:
+        config["config"][part]["config"][key] = value
+    return config
+
+
+# sketchkeras 0.1.0's flat config of the QD-35 model (tests/data/qd35-0.1.0).
+_FLAT_CONFIG = json.loads((Path(__file__).parent / "data" / "qd35-0.1.0" / "config.json").read_text())["config"]
+
+
 @pytest.mark.parametrize(
     "tamper, message",
     [
@@ -179,10 +197,34 @@ def _lambda_config():
         ),
         (
             lambda config: {**config, "config": {**config["config"], "rnn": _lambda_config()}},
-            "asks for keras.layers.Lambda inside",
+            "asks for keras.layers.Lambda inside the SketchClassifier's settings",
+        ),
+        (
+            lambda config: {**config, "config": {**config["config"], "backbone": _lambda_config()}},
+            "'backbone' describes keras.layers.Lambda, not sketchkeras' SketchBackbone",
+        ),
+        (
+            lambda config: _nest(config, "backbone", "rnn", _lambda_config()),
+            "asks for keras.layers.Lambda inside the backbone's settings",
+        ),
+        (
+            lambda config: _nest(config, "preprocessor", None, {"module": "evil.payload", "class_name": "Payload"}),
+            "'preprocessor' describes evil.payload.Payload, not sketchkeras' SketchPreprocessor",
+        ),
+        (
+            lambda config: {**config, "config": _FLAT_CONFIG | {"rnn": _lambda_config()}},
+            "asks for keras.layers.Lambda inside the SketchClassifier's settings",
         ),
     ],
-    ids=["lambda-layer", "unknown-module", "nested-lambda"],
+    ids=[
+        "lambda-layer",
+        "unknown-module",
+        "nested-lambda",
+        "lambda-backbone",
+        "lambda-in-backbone",
+        "evil-preprocessor",
+        "lambda-in-0.1.0-config",
+    ],
 )
 def test_tampered_config_is_refused_before_keras_reads_it(tamper, message, saved, tmp_path):
     for name, data in _files(saved).items():
@@ -228,6 +270,35 @@ def cats(quickdraw_dir, tmp_path):
     return SimpleNamespace(drawings=[json.loads(line)["drawing"] for line in lines], file=tmp_path / "cats.ndjson")
 
 
+@pytest.mark.parametrize(
+    "name, labels, first_guesses",
+    [
+        ("qd35", qd35_classes, ["cat"] * 4),
+        # The 345-class model's test top-1 is 0.30 (its model card): two of these four cats are cats to it.
+        ("quickdraw345", categories, ["cat", "pig", "alarm clock", "cat"]),
+    ],
+)
+def test_the_shipped_models_load_offline_with_their_weights(name, labels, first_guesses, cats, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    model = SketchClassifier.from_preset(name)
+    assert model.labels == labels() and sorted(model.get_config()) == ["backbone", "labels", "preprocessor"]
+    assert [top[0][0] for top in model.predict_drawings(cats.drawings, top_k=1)] == first_guesses
+    assert sum(path.stat().st_size for path in bundled_model_dir(name).rglob("*")) < 5_000_000
+
+
+def test_a_model_saved_by_0_1_0_loads_in_the_nested_layout(cats):
+    flat = Path(__file__).parent / "data" / "qd35-0.1.0"  # the QD-35 model as sketchkeras 0.1.0 shipped it
+    assert "backbone" not in json.loads((flat / "config.json").read_text())["config"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        old = SketchClassifier.from_pretrained(flat)
+    new = SketchClassifier.from_pretrained("qd35")
+    assert sorted(old.get_config()) == ["backbone", "labels", "preprocessor"] and old.max_points == 256
+    _assert_same_weights(old, new)
+    assert [top[0][0] for top in old.predict_drawings(cats.drawings, top_k=1)] == ["cat"] * 4
+
+
 def test_an_unchanged_copy_loads_exactly_as_keras_loads_it(bundled_copy, cats):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
@@ -242,31 +313,36 @@ def test_an_unchanged_copy_loads_exactly_as_keras_loads_it(bundled_copy, cats):
     [
         (
             {"normalization": None},
-            r"stored weights no model variable uses: layers/stroke_encoder/norms/batch_normalization \(4 weights\), "
-            r"layers/stroke_encoder/norms/batch_normalization_1 \(4 weights\), "
-            r"layers/stroke_encoder/norms/batch_normalization_2 \(4 weights\)\. Refusing",
+            r"stored weights no model variable uses: "
+            r"layers/sketch_backbone/layers/stroke_encoder/norms/batch_normalization \(4 weights\), "
+            r"layers/sketch_backbone/layers/stroke_encoder/norms/batch_normalization_1 \(4 weights\), "
+            r"layers/sketch_backbone/layers/stroke_encoder/norms/batch_normalization_2 \(4 weights\)\. Refusing",
         ),
         (
             {"rnn_units": [128, 128, 128]},
-            r"model variables with no stored weight: layers/stroke_encoder/rnns/container_2/fused_lstm/cell "
+            r"model variables with no stored weight: "
+            r"layers/sketch_backbone/layers/stroke_encoder/rnns/container_2/fused_lstm/cell "
             r"\(3 weights\)\. Refusing",
         ),
         (
             {"rnn_units": [64, 128]},
-            r"shapes that differ: layers/stroke_encoder/rnns/container/fused_lstm/cell/vars/0 stored \(96, 512\), "
+            r"shapes that differ: "
+            r"layers/sketch_backbone/layers/stroke_encoder/rnns/container/fused_lstm/cell/vars/0 stored \(96, 512\), "
             r"model \(96, 256\), ",
         ),
         (
             {"normalization": "layer"},
-            r"no stored weight: layers/stroke_encoder/norms/layer_normalization \(2 weights\), .*; "
-            r"stored weights no model variable uses: layers/stroke_encoder/norms/batch_normalization \(4 weights\)",
+            r"no stored weight: "
+            r"layers/sketch_backbone/layers/stroke_encoder/norms/layer_normalization \(2 weights\), .*; "
+            r"stored weights no model variable uses: "
+            r"layers/sketch_backbone/layers/stroke_encoder/norms/batch_normalization \(4 weights\)",
         ),
     ],
     ids=["no-normalization", "third-lstm", "narrower-lstm", "layer-normalization"],
 )
 def test_a_config_that_disagrees_with_its_weights_is_refused(settings, message, bundled_copy, cats, capsys):
     config = json.loads((bundled_copy / "config.json").read_text())
-    config["config"].update(settings)
+    config["config"]["backbone"]["config"].update(settings)
     (bundled_copy / "config.json").write_text(json.dumps(config))
     weights = re.escape(str(bundled_copy / "model.weights.h5"))
     with warnings.catch_warnings():
@@ -366,7 +442,7 @@ def test_card_snippets_work_as_written(saved):
 
 
 def test_card_of_an_untrained_model_makes_up_nothing(tmp_path):
-    SketchClassifier(CLASSES, conv_layers=[(8, 3, 2)], rnn_units=[8]).save_pretrained(tmp_path)
+    SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), CLASSES).save_pretrained(tmp_path)
     text = (tmp_path / "README.md").read_text()
     assert ModelCard(text).data.eval_results is None and "model-index" not in text and "model_name" not in text
     assert "**Not evaluated.**" in text and "This model has not been evaluated" in text
@@ -471,7 +547,7 @@ def test_a_repo_missing_from_the_cache_is_a_clear_error(offline, hub_cache, hub,
         SketchClassifier.from_pretrained(REPO, revision=OLD, local_files_only=not offline)
     assert SketchClassifier.from_pretrained(REPO, local_files_only=not offline).labels == CLASSES
     with pytest.raises(
-        FileNotFoundError, match=r"no such directory, not a shipped model \(qd35\), and not a Hub repository id"
+        FileNotFoundError, match=r"not a shipped model \(qd35, quickdraw345\), and not a Hub repository id"
     ):
         SketchClassifier.from_pretrained("no/such/directory")
     assert hub.requests == []

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from sketchkeras import DrawingError, SketchClassifier, bundled_model_dir, canonical_strokes
+from sketchkeras import DrawingError, SketchBackbone, SketchClassifier, bundled_model_dir, canonical_strokes
 from sketchkeras.layers import ConvStage, RecurrentStage
 
 CLASSES = ["cat", "pig", "bicycle", "owl", "dog"]
@@ -95,11 +95,10 @@ def test_google_frame_is_the_default(model, drawings):
 def test_gru_layer_norm_and_strides_stream_exactly(drawings):
     keras.utils.set_random_seed(3)
     model = SketchClassifier(
+        SketchBackbone(
+            conv_layers=[(16, 4, 1), (16, 3, 3), (24, 5, 2)], rnn_units=[16, 12, 8], rnn="gru", normalization="layer"
+        ),
         CLASSES,
-        conv_layers=[(16, 4, 1), (16, 3, 3), (24, 5, 2)],
-        rnn_units=[16, 12, 8],
-        rnn="gru",
-        normalization="layer",
     )
     for drawing in drawings[:3]:
         streamed = _stream_every_point(model.start_stream(frame=_bounding_box(drawing)), drawing)
@@ -109,7 +108,7 @@ def test_gru_layer_norm_and_strides_stream_exactly(drawings):
 def _described(model):
     """Each stage of the encoder as its kind, settings and the width it feeds on, in order."""
     described, width = [], 5  # (dx, dy, pen_lifted, x, y)
-    for stage in model.encoder.stages():
+    for stage in model.backbone.stages():
         if isinstance(stage, ConvStage):
             kernel = tuple(stage.conv.kernel.shape)
             assert kernel == (stage.kernel_size, width, stage.filters)
@@ -129,7 +128,7 @@ def _described(model):
 
 def _stage_weights(model):
     layers = []
-    for stage in model.encoder.stages():
+    for stage in model.backbone.stages():
         layers += [stage.conv, stage.norm] if isinstance(stage, ConvStage) else [stage.forward, stage.backward]
     return sorted(id(w) for layer in layers if layer is not None for w in layer.weights)
 
@@ -143,18 +142,20 @@ def test_stages_describe_the_bundled_encoder():
         ("lstm", 128, 1),
         ("lstm", 128, 1),
     ]
-    assert _stage_weights(model) == sorted(id(w) for w in model.encoder.weights)  # every weight, each once
+    assert _stage_weights(model) == sorted(id(w) for w in model.backbone.weights)  # every weight, each once
     assert model.head is model.get_layer("predictions") and tuple(model.head.kernel.shape) == (128, 35)
 
 
 def test_stages_follow_a_different_config():
     model = SketchClassifier(
+        SketchBackbone(
+            conv_layers=[(16, 4, 1), (24, 3, 3)],
+            rnn_units=[12, 10, 8],
+            rnn="gru",
+            normalization="layer",
+            bidirectional=True,
+        ),
         CLASSES,
-        conv_layers=[(16, 4, 1), (24, 3, 3)],
-        rnn_units=[12, 10, 8],
-        rnn="gru",
-        normalization="layer",
-        bidirectional=True,
     )
     assert _described(model) == [
         ("conv", 16, 4, 1, (1, 2), "LayerNormalization"),
@@ -163,8 +164,8 @@ def test_stages_follow_a_different_config():
         ("gru", 10, 2),
         ("gru", 8, 2),
     ]
-    assert _stage_weights(model) == sorted(id(w) for w in model.encoder.weights)
-    unnormalised = SketchClassifier(CLASSES, conv_layers=[(8, 2, 2)], rnn_units=[6], normalization=None)
+    assert _stage_weights(model) == sorted(id(w) for w in model.backbone.weights)
+    unnormalised = SketchClassifier(SketchBackbone(conv_layers=[(8, 2, 2)], rnn_units=[6], normalization=None), CLASSES)
     assert _described(unnormalised) == [("conv", 8, 2, 2, (0, 1), "NoneType"), ("lstm", 6, 1)]
 
 
@@ -177,7 +178,7 @@ def test_state_kept_does_not_grow_with_the_drawing(model, drawings):
             held.append(max(len(stage.inputs) for stage in stream._convs))
         stream.end_stroke()
     # Each conv layer keeps at most its kernel's worth of inputs, whatever the length.
-    assert max(held) <= max(size for _, size, _ in model.encoder.conv_layers)
+    assert max(held) <= max(size for _, size, _ in model.backbone.conv_layers)
 
 
 def test_nothing_drawn_yet(model):
@@ -193,7 +194,7 @@ def test_unmasked_encoders_cannot_stream(preset):
 
 
 def test_bidirectional_encoders_cannot_stream():
-    model = SketchClassifier(CLASSES, conv_layers=[(8, 3, 2)], rnn_units=[8], bidirectional=True)
+    model = SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8], bidirectional=True), CLASSES)
     with pytest.raises(ValueError, match="backward recurrence"):
         model.start_stream()
 

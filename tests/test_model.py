@@ -11,6 +11,7 @@ from sketchkeras import (
     DrawingError,
     FusedLSTM,
     MaskedConv1D,
+    SketchBackbone,
     SketchClassifier,
     StrokeEncoder,
     load_quickdraw,
@@ -52,7 +53,10 @@ def test_padding_never_changes_a_prediction(model, drawings):
 def test_padding_invariance_holds_for_bidirectional_gru_with_layer_norm(drawings):
     keras.utils.set_random_seed(2)
     model = SketchClassifier(
-        CLASSES, conv_layers=[(16, 3, 2)], rnn_units=[16, 16], bidirectional=True, rnn="gru", normalization="layer"
+        SketchBackbone(
+            conv_layers=[(16, 3, 2)], rnn_units=[16, 16], bidirectional=True, rnn="gru", normalization="layer"
+        ),
+        CLASSES,
     )
     tight = np.concatenate([_run(model, [d], len(d)) for d in drawings[:2]])
     np.testing.assert_allclose(_run(model, drawings[:4], 200)[:2], tight, atol=1e-6, rtol=0)
@@ -245,7 +249,7 @@ def test_bidirectional_and_unmasked_models_keep_the_keras_path(config, bundled_r
 
     _, strokes = bundled_real
     keras.utils.set_random_seed(2)
-    model = SketchClassifier(CLASSES, conv_layers=[(16, 5, 2)], rnn_units=[16], **config)
+    model = SketchClassifier(SketchBackbone(conv_layers=[(16, 5, 2)], rnn_units=[16], **config), CLASSES)
     with pytest.raises(ValueError, match="masked, forward-only"):
         predict_numpy(model, strokes[:1])
     x, lengths = pad_strokes(strokes[:1], 64)  # the first cat's bucket

@@ -21,6 +21,16 @@ def test_the_first_example_gives_the_guesses_its_comment_shows():
     assert [[(label, round(p, 3)) for label, p in row] for row in guesses] == shown
 
 
+def test_the_model_example_shows_the_nested_config():
+    code = next(example for example in EXAMPLES if "SketchBackbone.from_preset" in example)
+    *setup, last = code.strip().splitlines()
+    call, comment = last.split("#")
+    namespace = {}
+    exec("\n".join(setup), namespace)
+    assert eval(call, namespace) == ast.literal_eval(comment.strip())
+    assert namespace["model"].backbone is namespace["backbone"] and namespace["model"].max_points == 256
+
+
 def test_the_live_recognition_example_runs():
     code = next(example for example in EXAMPLES if "start_stream" in example)
     namespace = {}
@@ -41,7 +51,7 @@ def test_the_fine_tuning_example_runs_on_real_drawings(quickdraw_dir, tmp_path, 
     namespace = {}
     exec(code, namespace)
     assert namespace["model"].labels == ["cat", "owl", "hedgehog"] and namespace["data"].num_rows == 90
-    assert len(namespace["history"]["loss"]) == 15 and not namespace["model"].encoder.trainable
+    assert len(namespace["history"]["loss"]) == 15 and not namespace["model"].backbone.trainable
 
 
 EXPORT_SECTION = README.split("## Export:")[1].split("\n## ")[0]

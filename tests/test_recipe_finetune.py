@@ -23,7 +23,7 @@ def test_finetune_trains_the_head_then_all_compares_with_scratch_and_saves(tmp_p
     assert not set(WORDS) & set(qd35_classes())
     assert f"{{'train': 160, 'validation': 20, 'test': 20}} drawings of {WORDS}" in out.stdout
     model = SketchClassifier.from_pretrained(run / "model")
-    assert model.labels == WORDS and model.encoder.trainable
+    assert model.labels == WORDS and model.backbone.trainable
     saved = json.loads((run / "model" / "sketchkeras.json").read_text())
     summary = json.loads((run / "metrics.json").read_text())
     assert summary["fine_tuned"] == saved["metrics"] and summary["training"] == saved["training"]

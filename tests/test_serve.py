@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from test_cli import _run  # main(argv) -> exit status, stdout, stderr
 
 import sketchkeras.serve as serve_module
-from sketchkeras import DrawingError, SketchClassifier, bundled_model_dir
+from sketchkeras import DrawingError, SketchBackbone, SketchClassifier, bundled_model_dir
 from sketchkeras.data import BUCKET_LENGTHS
 from sketchkeras.serve import (
     MAX_BODY_BYTES,
@@ -38,7 +38,7 @@ STROKE = [[0, 40, 80], [50, 0, 50], [0, 16, 33]]
 def model(tmp_path_factory):
     """A tiny untrained model, saved and loaded back as `sketchkeras serve` loads one."""
     directory = tmp_path_factory.mktemp("model")
-    SketchClassifier(LABELS, conv_layers=[(8, 3, 2)], rnn_units=[8]).save_pretrained(directory)
+    SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), LABELS).save_pretrained(directory)
     return SketchClassifier.from_pretrained(directory)
 
 

@@ -17,7 +17,15 @@ import numpy as np
 import pytest
 from pen import BLANK, draw, fit
 
-from sketchkeras import SketchClassifier, bundled_model_dir, categories, qd35_classes, simplify_drawing
+from sketchkeras import (
+    SketchBackbone,
+    SketchClassifier,
+    SketchPreprocessor,
+    bundled_model_dir,
+    categories,
+    qd35_classes,
+    simplify_drawing,
+)
 from sketchkeras.static_page import write_static_page
 from sketchkeras.strokes import canonical_strokes
 
@@ -126,14 +134,14 @@ def test_the_weight_file_holds_the_models_own_weights_in_stage_order(tmp_path, m
     assert header["labels"] == model.labels and header["max_points"] == model.max_points == 256
     values = np.fromfile(folder / header["weights"], dtype="<f4")
     tensors = {}  # variable path -> its entry in model.json
-    for i, (stage, (filters, size, strides)) in enumerate(zip(header["stages"], model.encoder.conv_layers)):
+    for i, (stage, (filters, size, strides)) in enumerate(zip(header["stages"], model.backbone.conv_layers)):
         assert [stage[key] for key in ("type", "filters", "kernel_size", "strides")] == ["conv", filters, size, strides]
         assert stage["padding"] == [(size - 1) // 2, size - 1 - (size - 1) // 2]
         norm = stage.pop("norm")
         assert norm.pop("type") == "batch" and norm.pop("epsilon") == pytest.approx(1e-3)
         tensors |= {f"encoder/conv_{i}/conv/{key}": stage[key] for key in ("kernel", "bias")}
         tensors |= {f"encoder/norm_{i}/{key}": entry for key, entry in norm.items()}
-    for i, (stage, units) in enumerate(zip(header["stages"][3:], model.encoder.rnn_units)):
+    for i, (stage, units) in enumerate(zip(header["stages"][3:], model.backbone.rnn_units)):
         assert (stage["type"], stage["units"]) == ("lstm", units)
         tensors |= {
             f"encoder/lstm_{i}_forward/lstm_cell/{key}": stage[key] for key in ("kernel", "recurrent_kernel", "bias")
@@ -156,15 +164,17 @@ def test_the_weight_file_holds_the_models_own_weights_in_stage_order(tmp_path, m
 def test_models_the_page_cannot_run_are_refused(tmp_path):
     labels = ["cat", "dog"]
     with pytest.raises(ValueError, match="forward-only"):
-        write_static_page(SketchClassifier(labels, conv_layers=[], rnn_units=[4], bidirectional=True), tmp_path)
+        write_static_page(
+            SketchClassifier(SketchBackbone(conv_layers=[], rnn_units=[4], bidirectional=True), labels), tmp_path
+        )
     with pytest.raises(ValueError, match="masked"):
         write_static_page(SketchClassifier.from_preset("geron", labels=labels), tmp_path)
-    gru = SketchClassifier(labels, conv_layers=[], rnn_units=[4], rnn="gru")
-    gru.encoder.stages()[0].forward.cell.reset_after = False
+    gru = SketchClassifier(SketchBackbone(conv_layers=[], rnn_units=[4], rnn="gru"), labels)
+    gru.backbone.stages()[0].forward.cell.reset_after = False
     with pytest.raises(ValueError, match="reset_after=True"):
         write_static_page(gru, tmp_path)
-    lstm = SketchClassifier(labels, conv_layers=[], rnn_units=[4])
-    lstm.encoder.stages()[0].forward.cell.activation = lambda x: x
+    lstm = SketchClassifier(SketchBackbone(conv_layers=[], rnn_units=[4]), labels)
+    lstm.backbone.stages()[0].forward.cell.activation = lambda x: x
     with pytest.raises(ValueError, match="tanh/sigmoid"):
         write_static_page(lstm, tmp_path)
     assert list(tmp_path.iterdir()) == []  # refused before writing anything
@@ -247,7 +257,9 @@ def test_drawing_with_the_mouse_shows_the_guesses_while_drawing(browser, site, m
 def test_every_supported_architecture_runs_in_the_page(browser, site, quickdraw_dir, name):
     root, url = site
     labels = qd35_classes()[:9]
-    model = _randomise(SketchClassifier(labels, max_points=40, **SMALL_MODELS[name]), seed=len(name))
+    model = _randomise(
+        SketchClassifier(SketchBackbone(**SMALL_MODELS[name]), labels, SketchPreprocessor(40)), seed=len(name)
+    )
     write_static_page(model, root / name)
     drawings = [d for word in labels[:4] for d in _raw(quickdraw_dir, word, 3)]
     page = _open(browser, f"{url}{name}/", labels)

@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 from datasets.distributed import split_dataset_by_node
 
-from sketchkeras import SketchClassifier, SkippedRecordsWarning, categories, load_quickdraw
+from sketchkeras import (
+    SketchBackbone,
+    SketchClassifier,
+    SketchPreprocessor,
+    SkippedRecordsWarning,
+    categories,
+    load_quickdraw,
+)
 from sketchkeras.data import stroke_arrays
 from sketchkeras.streaming import hash_split, stream_batches, stream_quickdraw, take_sample
 
@@ -155,7 +162,9 @@ def test_model_fit_trains_on_the_batches_of_two_workers(sources):
         (batch for batch in list(itertools.islice(stream_batches(stream, batch_size=16, max_points=64, workers=2), 8))),
     ):
         keras.utils.set_random_seed(0)
-        model = SketchClassifier(CLASSES, conv_layers=[(8, 3, 2)], rnn_units=[16], max_points=64)
+        model = SketchClassifier(
+            SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[16]), CLASSES, SketchPreprocessor(64)
+        )
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         losses.append(model.fit(batches, steps_per_epoch=4, epochs=2, verbose=0).history["loss"])
     assert len(losses[0]) == 2 and np.isfinite(losses[0]).all()

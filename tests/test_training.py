@@ -238,7 +238,7 @@ def test_training_learns_and_validation_reads_fitting_batch_statistics(policy, q
         model = SketchClassifier.from_preset("default", labels=CLASSES, dropout=0.0, **TINY)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    assert model.encoder.compute_dtype == {"float32": "float32", "mixed_bfloat16": "bfloat16"}[policy]
+    assert model.backbone.compute_dtype == {"float32": "float32", "mixed_bfloat16": "bfloat16"}[policy]
     train_batches = StrokeBatches(splits["train"], 16, 32, augment=True)
     validation = StrokeBatches(splits["validation"], 256, 32, shuffle=False)
     model, history = train(model, train_batches, validation, tmp_path, epochs=4, patience=10, verbose=0)

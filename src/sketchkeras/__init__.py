@@ -8,7 +8,8 @@ Example:
 2
 """
 
-from sketchkeras.classifier import PRESETS, SketchClassifier
+from sketchkeras.backbone import PRESETS, SketchBackbone
+from sketchkeras.classifier import SketchClassifier
 from sketchkeras.convert import convert_quickdraw
 from sketchkeras.data import (
     StrokeBatches,
@@ -29,6 +30,7 @@ from sketchkeras.hub import InvalidModelError, UnsafeModelError, bundled_model_d
 from sketchkeras.layers import FusedLSTM, MaskedConv1D, StrokeEncoder
 from sketchkeras.live import SketchStream
 from sketchkeras.pipeline import RECIPES, run_training
+from sketchkeras.preprocessor import SketchPreprocessor
 from sketchkeras.simplify import simplify_drawing
 from sketchkeras.sketchrnn import UnsafePickleError, load_sketchrnn_npz
 from sketchkeras.sources import SkippedRecordsWarning

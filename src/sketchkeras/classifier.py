@@ -1,4 +1,8 @@
-"""`SketchClassifier`: a Keras model that owns its labels and preprocessing.
+"""`SketchClassifier`: the task, a `SketchBackbone` with a classification head, and its preprocessor.
+
+As in keras-hub, the model's config nests its parts: `{"backbone": ...,
+"labels": [...], "preprocessor": ...}`, so a saved model needs nothing
+else to classify a Google drawing.
 
 Example:
 >>> from sketchkeras import SketchClassifier
@@ -11,32 +15,10 @@ True
 import keras
 import numpy as np
 
-from sketchkeras.data import bucket_length, pad_strokes
-from sketchkeras.layers import StrokeEncoder
+from sketchkeras.backbone import PRESETS, SketchBackbone
 from sketchkeras.live import GOOGLE_FRAME, SketchStream, numpy_unsupported, predict_numpy
-from sketchkeras.strokes import canonical_strokes
+from sketchkeras.preprocessor import SketchPreprocessor
 
-PRESETS = {
-    # What the recipes train: a short masked conv stack (4x fewer steps for
-    # the LSTMs), then two LSTMs.
-    "default": dict(
-        conv_layers=[(48, 5, 1), (64, 5, 2), (96, 3, 2)],
-        rnn_units=[128, 128],
-        normalization="batch",
-        dropout=0.2,
-        max_points=256,
-    ),
-    # Géron, "Hands-On Machine Learning", chapter 15, exercise 10: Conv1D
-    # 32/64/128 with strides 2 and batch norm, then LSTM 128 x 2, unmasked.
-    "geron": dict(
-        conv_layers=[(32, 5, 2), (64, 5, 2), (128, 3, 2)],
-        rnn_units=[128, 128],
-        normalization="batch",
-        masked=False,
-        max_points=256,
-    ),
-}
-_PREDICT_BATCH = 64
 # Up to this many drawings, `predict_strokes` runs NumPy (`live.predict_numpy`): a framework's per-call dispatch
 # costs more than the maths there. With the qd35 model on a shared 2-core CPU, NumPy took 0.5-0.7 ms for one real
 # drawing under JAX and PyTorch (Keras: 0.9 and 8.8 ms) and tied with JAX at 8 drawings (5.3 vs 5.1 ms).
@@ -45,52 +27,57 @@ _NUMPY_DRAWINGS = 8
 
 @keras.saving.register_keras_serializable(package="sketchkeras")
 class SketchClassifier(keras.Model):
-    """Classifies sketches from their pen strokes.
+    """Classifies sketches from their pen strokes: a backbone, a softmax head over `labels`, a preprocessor.
 
     Inputs are `{"strokes": (batch, steps, 3) float32, "lengths": (batch,)
-    int32}` as `sketchkeras.StrokeBatches` yields them; the output is class
-    probabilities over `labels`. Everything needed to classify a raw
-    drawing (labels, `max_points`) is in the model's config, so a saved
-    model needs nothing else.
+    int32}` as `sketchkeras.StrokeBatches` yields them (or as
+    `model.preprocessor(drawings)` makes them); the output is class
+    probabilities over `labels`.
 
     Args:
+        backbone: a `sketchkeras.SketchBackbone`.
         labels: class names, in label-id order.
-        max_points: drawings are truncated to their first `max_points`
-            points before classification.
-        **encoder_config: `StrokeEncoder` arguments (`conv_layers`,
-            `rnn_units`, `bidirectional`, `rnn`, `dropout`, `normalization`,
-            `masked`).
+        preprocessor: a `sketchkeras.SketchPreprocessor` (default:
+            `SketchPreprocessor()`, drawings of up to 256 points).
 
     Example:
-    >>> model = SketchClassifier(["circle", "square"], conv_layers=[(16, 3, 2)], rnn_units=[32])
-    >>> model.count_params() > 0, model.labels
-    (True, ['circle', 'square'])
+    >>> from sketchkeras import SketchBackbone
+    >>> model = SketchClassifier(SketchBackbone(conv_layers=[(16, 3, 2)], rnn_units=[32]), ["circle", "square"])
+    >>> model.count_params() > 0, model.labels, model.backbone.output_dim
+    (True, ['circle', 'square'], 32)
+    >>> sorted(model.get_config())
+    ['backbone', 'labels', 'preprocessor']
     """
 
-    def __init__(self, labels, max_points=256, **encoder_config):
-        strokes = keras.Input((None, 3), name="strokes")
-        lengths = keras.Input((), dtype="int32", name="lengths")
-        encoder = StrokeEncoder(**encoder_config, name="encoder")
-        features = encoder(strokes, lengths)
+    def __init__(self, backbone, labels, preprocessor=None, **kwargs):
+        labels = list(labels)
+        if not labels or len(set(labels)) != len(labels):
+            raise ValueError(f"labels must be distinct names, at least one: {labels}")
+        inputs = backbone.input
         # float32 even under a mixed-precision policy: 16-bit softmaxes tie over hundreds of classes.
         probabilities = keras.layers.Dense(len(labels), activation="softmax", dtype="float32", name="predictions")(
-            features
+            backbone(inputs)
         )
-        super().__init__(inputs={"strokes": strokes, "lengths": lengths}, outputs=probabilities)
-        self.labels = list(labels)
-        self.max_points = max_points
-        self.encoder = encoder
+        super().__init__(inputs=inputs, outputs=probabilities, **kwargs)
+        self.backbone = backbone
+        self.labels = labels
+        self.preprocessor = SketchPreprocessor() if preprocessor is None else preprocessor
 
     @property
     def head(self):
-        """The classification head: the float32 softmax `keras.layers.Dense` from the encoder's vector to `labels`.
+        """The classification head: the float32 softmax `keras.layers.Dense` from the backbone's vector to `labels`.
 
         Example:
-        >>> model = SketchClassifier(["circle", "square"], conv_layers=[(16, 3, 2)], rnn_units=[32])
+        >>> model = SketchClassifier.from_preset("default", labels=["circle", "square"])
         >>> tuple(model.head.kernel.shape), model.head.activation.__name__
-        ((32, 2), 'softmax')
+        ((128, 2), 'softmax')
         """
         return self.get_layer("predictions")
+
+    @property
+    def max_points(self):
+        """The preprocessor's `max_points`: how many points of a drawing the model reads."""
+        return self.preprocessor.max_points
 
     @classmethod
     def from_preset(cls, preset, labels=None, **overrides):
@@ -98,18 +85,20 @@ class SketchClassifier(keras.Model):
 
         Args:
             preset: a model shipped in the package (`sketchkeras.hub.SHIPPED_MODELS`:
-                `"qd35"`), loaded with its weights as `from_pretrained` loads
-                it; or an architecture of `PRESETS` (`"default"`, `"geron"`),
+                `"qd35"`, `"quickdraw345"`), loaded with its weights as
+                `from_pretrained` loads it; or an architecture of
+                `sketchkeras.backbone.PRESETS` (`"default"`, `"geron"`),
                 built untrained for `labels`.
             labels: for an architecture, the class names (required); for a
                 shipped model, new class names to fine-tune it on (see
                 `from_pretrained`).
-            **overrides: changes to an architecture's settings.
+            **overrides: changes to an architecture's backbone settings, and
+                `max_points` for its preprocessor.
 
         Example:
         >>> SketchClassifier.from_preset("qd35").labels[:2]
         ['airplane', 'alarm clock']
-        >>> SketchClassifier.from_preset("geron", labels=["cat"]).encoder.masked
+        >>> SketchClassifier.from_preset("geron", labels=["cat"], max_points=128).backbone.masked
         False
         """
         from sketchkeras.hub import SHIPPED_MODELS
@@ -123,34 +112,43 @@ class SketchClassifier(keras.Model):
             raise ValueError(f"unknown preset {preset!r}; choose one of {choices}")
         if labels is None:
             raise ValueError(f"the {preset!r} architecture is untrained: give the labels to build it for")
-        return cls(labels=labels, **{**PRESETS[preset], **overrides})
+        preprocessor = SketchPreprocessor(**{k: overrides.pop(k) for k in ("max_points",) if k in overrides})
+        return cls(SketchBackbone.from_preset(preset, **overrides), labels, preprocessor)
 
     def _with_labels(self, labels):
-        """A copy with the same weights over new `labels`: known labels keep their head row, new ones start fresh."""
+        """A copy for new `labels` on this backbone (its weights copied): known labels keep their head row."""
         labels = list(labels)
-        if not labels or len(set(labels)) != len(labels):
-            raise ValueError(f"labels must be distinct names, at least one: {labels}")
-        model = type(self).from_config({**self.get_config(), "labels": labels})
-        model.encoder.set_weights(self.encoder.get_weights())
-        head, new_head = self.head, model.head
-        kernel, bias = (keras.ops.convert_to_numpy(w) for w in head.weights)
-        new_kernel, new_bias = (keras.ops.convert_to_numpy(w).copy() for w in new_head.weights)
+        config = self.get_config()
+        model = type(self).from_config({**config, "labels": labels})
+        model.backbone.set_weights(self.backbone.get_weights())
+        kernel, bias = (keras.ops.convert_to_numpy(w) for w in self.head.weights)
+        new_kernel, new_bias = (keras.ops.convert_to_numpy(w).copy() for w in model.head.weights)
         row = {label: i for i, label in enumerate(self.labels)}
         for j, label in enumerate(labels):
             if label in row:
                 new_kernel[:, j], new_bias[j] = kernel[:, row[label]], bias[row[label]]
-        new_head.set_weights([new_kernel, new_bias])
+        model.head.set_weights([new_kernel, new_bias])
         return model
 
     def get_config(self):
-        encoder = self.encoder.get_config()
-        for key in ("name", "trainable", "dtype"):
-            encoder.pop(key, None)
-        return {"labels": self.labels, "max_points": self.max_points, **encoder}
+        return {
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "labels": self.labels,
+            "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
+        }
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        config = dict(config)
+        if "backbone" not in config:
+            # sketchkeras 0.1.0's flat config: labels, max_points and the encoder's arguments side by side.
+            labels, max_points = config.pop("labels"), config.pop("max_points", 256)
+            return cls(SketchBackbone(**config), labels, SketchPreprocessor(max_points))
+        return cls(
+            keras.saving.deserialize_keras_object(config["backbone"]),
+            config["labels"],
+            keras.saving.deserialize_keras_object(config["preprocessor"]),
+        )
 
     def predict_drawings(self, drawings, top_k=5, format="auto"):
         """Top-k `(label, probability)` pairs per drawing, best first.
@@ -170,8 +168,7 @@ class SketchClassifier(keras.Model):
         >>> len(guesses[0]), round(sum(p for _, p in model.predict_drawings([[[[0, 9], [0, 9]]]], top_k=3)[0]), 4)
         (2, 1.0)
         """
-        strokes = [canonical_strokes(d, format, self.max_points, source=f"drawing {i}") for i, d in enumerate(drawings)]
-        probabilities = self.predict_strokes(strokes)
+        probabilities = self.predict_strokes(self.preprocessor.strokes(drawings, format))
         best = np.argsort(-probabilities, axis=1, kind="stable")[:, :top_k]
         return [[(self.labels[j], float(row[j])) for j in order] for row, order in zip(probabilities, best)]
 
@@ -180,10 +177,11 @@ class SketchClassifier(keras.Model):
 
         Up to 8 drawings run through the NumPy forward pass of
         `sketchkeras.live.predict_numpy` when the model allows it (a
-        masked, forward-only, float32 encoder): the same numbers (to 1e-5)
-        without the backend's per-call cost. Otherwise drawings are grouped
-        by bucket length and padded to a few fixed shapes (batch sizes are
-        powers of two), so compiled backends reuse a handful of graphs.
+        masked, forward-only, float32 backbone): the same numbers (to 1e-5)
+        without the backend's per-call cost. Otherwise the preprocessor
+        groups them by bucket length and pads them to a few fixed shapes
+        (`SketchPreprocessor.batches`), so compiled backends reuse a
+        handful of graphs.
 
         Example:
         >>> model = SketchClassifier.from_preset("default", labels=["a", "b"])
@@ -193,22 +191,13 @@ class SketchClassifier(keras.Model):
         if (
             0 < len(strokes) <= _NUMPY_DRAWINGS
             and all(len(s) for s in strokes)
-            and self.encoder.compute_dtype == "float32"
+            and self.backbone.compute_dtype == "float32"
             and numpy_unsupported(self) is None
         ):
             return predict_numpy(self, strokes)
         probabilities = np.zeros((len(strokes), len(self.labels)), dtype=np.float32)
-        padded = np.array([bucket_length(len(s), self.max_points) for s in strokes])
-        for length in np.unique(padded):
-            rows = np.flatnonzero(padded == length)
-            for start in range(0, len(rows), _PREDICT_BATCH):
-                chunk = rows[start : start + _PREDICT_BATCH]
-                size = 1 << (len(chunk) - 1).bit_length()
-                x, lengths = pad_strokes(
-                    [strokes[i] for i in chunk] + [strokes[chunk[0]]] * (size - len(chunk)), int(length)
-                )
-                out = self.predict_on_batch({"strokes": x, "lengths": lengths})
-                probabilities[chunk] = np.asarray(out)[: len(chunk)]
+        for rows, inputs in self.preprocessor.batches(strokes):
+            probabilities[rows] = np.asarray(self.predict_on_batch(inputs))[: len(rows)]
         return probabilities
 
     def start_stream(self, top_k=5, frame=GOOGLE_FRAME):
@@ -222,7 +211,7 @@ class SketchClassifier(keras.Model):
                 bounding box to reproduce `predict_drawings` exactly.
 
         Example:
-        >>> model = SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8])
+        >>> model = SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["cat", "dog"])
         >>> stream = model.start_stream(top_k=1)
         >>> len(stream.add_stroke([0, 120, 255], [0, 90, 40]))
         1
@@ -235,7 +224,8 @@ class SketchClassifier(keras.Model):
         Example:
         >>> import os, tempfile
         >>> directory = tempfile.mkdtemp()
-        >>> SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8]).save_pretrained(directory)
+        >>> model = SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["cat", "dog"])
+        >>> model.save_pretrained(directory)
         >>> sorted(os.listdir(directory))
         ['README.md', 'config.json', 'metadata.json', 'model.weights.h5', 'sketchkeras.json']
         """
@@ -250,15 +240,16 @@ class SketchClassifier(keras.Model):
         Args:
             source: see `sketchkeras.hub.from_pretrained`.
             labels: fine-tune: class names for a fresh classification head
-                on the pretrained encoder. A label the source knew keeps its
-                head row. Freeze the encoder with
-                `model.encoder.trainable = False` to train only the head.
+                on the pretrained backbone. A label the source knew keeps
+                its head row. Freeze the backbone with
+                `model.backbone.trainable = False` to train only the head.
             revision, cache_dir, token, local_files_only: for the Hub.
 
         Example:
         >>> import tempfile
         >>> directory = tempfile.mkdtemp()
-        >>> SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8]).save_pretrained(directory)
+        >>> model = SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["cat", "dog"])
+        >>> model.save_pretrained(directory)
         >>> SketchClassifier.from_pretrained(directory).labels
         ['cat', 'dog']
         >>> SketchClassifier.from_pretrained("qd35", labels=["cat", "hedgehog"]).labels

@@ -113,8 +113,8 @@ def single_device_copy(model):
     predictions take a global batch from all of them.
 
     Example:
-    >>> from sketchkeras import SketchClassifier
-    >>> model = SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8])
+    >>> from sketchkeras import SketchBackbone, SketchClassifier
+    >>> model = SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["cat", "dog"])
     >>> copy = single_device_copy(model)
     >>> copy.labels, all((a == b).all() for a, b in zip(copy.get_weights(), model.get_weights()))
     (['cat', 'dog'], True)

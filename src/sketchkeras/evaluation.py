@@ -37,8 +37,9 @@ def score_predictions(probabilities, labels, names):
         names: the class names.
 
     Returns a dict: `top1`, `top3`, `top5`, `map3` (floats), `test_drawings`,
-    `per_class` (name → top-1 accuracy, for the classes that have drawings)
-    and `confusion`, a list of lists in which `confusion[true][predicted]`
+    `per_class` (name → top-1 accuracy, for the classes that have drawings),
+    `balanced_top1` (their mean: every class weighs the same, however many
+    drawings it has) and `confusion`, a list of lists in which `confusion[true][predicted]`
     counts the drawings of class `true` whose first guess is `predicted`
     (rows are true classes, columns first guesses). Guesses are ranked by
     score; equal scores rank in class order, as `numpy.argmax` picks.
@@ -52,6 +53,8 @@ def score_predictions(probabilities, labels, names):
     >>> scores = score_predictions(probabilities, [0, 1, 1], ["a", "b", "c"])
     >>> scores["per_class"], scores["confusion"]
     ({'a': 1.0, 'b': 0.0}, [[1, 0, 0], [1, 0, 1], [0, 0, 0]])
+    >>> round(scores["top1"], 3), scores["balanced_top1"]
+    (0.333, 0.5)
     """
     hit_rank, first_guess, labels = _ranks(probabilities, labels, names)
     per_class = {
@@ -64,6 +67,7 @@ def score_predictions(probabilities, labels, names):
         "top3": float(np.mean(hit_rank < 3)),
         "top5": float(np.mean(hit_rank < 5)),
         "map3": float(np.mean(np.where(hit_rank < 3, 1.0 / (hit_rank + 1), 0.0))),
+        "balanced_top1": float(np.mean(list(per_class.values()))),
         "test_drawings": int(len(labels)),
         "per_class": per_class,
         "confusion": confusion.tolist(),

@@ -28,8 +28,8 @@ numbers under every backend, so use one that can:
 Example:
 >>> import json, tempfile
 >>> import onnxruntime
->>> from sketchkeras import SketchClassifier, canonical_strokes, pad_strokes
->>> model = SketchClassifier(["circle", "line"], conv_layers=[(8, 3, 2)], rnn_units=[8])
+>>> from sketchkeras import SketchBackbone, SketchClassifier, canonical_strokes, pad_strokes
+>>> model = SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["circle", "line"])
 >>> path = export_model(model, tempfile.mkdtemp(), "onnx")
 >>> path.name, json.loads((path.parent / "model.json").read_text())["labels"]
 ('model.onnx', ['circle', 'line'])

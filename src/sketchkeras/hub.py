@@ -4,8 +4,8 @@ A saved model uses Keras 3's unzipped saving layout plus two files:
 
 * `config.json`, `metadata.json` and `model.weights.h5` are written by
   `keras.saving.save_model(model, directory, zipped=False)`. The model's
-  config holds its labels and `max_points`, so these three files are the
-  whole model. Where sketchkeras is imported,
+  config nests its backbone's architecture, its labels and its
+  preprocessor's settings, so these three files are the whole model. Where sketchkeras is imported,
   `keras.saving.load_model("hf://owner/name")` loads it as well.
 * `sketchkeras.json` holds the evaluation metrics and training settings the
   card was built from (`null` when none were given). Cards can be rebuilt
@@ -25,8 +25,11 @@ download and upload accept no revision, cache folder, token, private flag,
 commit message or pull request.
 
 Loading never runs code from a repository. `config.json` must describe
-sketchkeras' own `SketchClassifier` with plain settings, or the model is
-refused with `UnsafeModelError` before Keras reads it. Keras then builds it
+sketchkeras' own `SketchClassifier`, nesting only sketchkeras'
+`SketchBackbone` and `SketchPreprocessor` with plain settings, or the model
+is refused with `UnsafeModelError` before Keras reads it. Models saved by
+sketchkeras 0.1.0 (one flat config, the encoder's weights beside the head's)
+still load. Keras then builds it
 with `safe_mode=True` and no compile settings. Its variables must match the
 weights file one for one, by name and shape, or it is refused with
 `InvalidModelError`: a config that disagrees with its weights would load
@@ -35,8 +38,8 @@ file is JSON, so nothing is unpickled.
 
 Example:
 >>> import tempfile
->>> from sketchkeras import SketchClassifier
->>> model = SketchClassifier(["circle", "square"], conv_layers=[(8, 3, 2)], rnn_units=[8])
+>>> from sketchkeras import SketchBackbone, SketchClassifier
+>>> model = SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["circle", "square"])
 >>> directory = Path(tempfile.mkdtemp())
 >>> save_pretrained(model, directory)
 >>> sorted(p.name for p in directory.iterdir() if p.is_file())
@@ -65,6 +68,10 @@ from sketchkeras.data import categories
 RESULTS_FILE = "sketchkeras.json"
 EVAL_RESULTS_FILE = ".eval_results/quickdraw.yaml"
 _CLASS = "sketchkeras>SketchClassifier"
+# The objects a classifier's config may nest, by the key that holds each.
+_PARTS = {"backbone": "sketchkeras>SketchBackbone", "preprocessor": "sketchkeras>SketchPreprocessor"}
+# Where sketchkeras 0.1.0's flat layout kept the encoder's weights, and where the backbone keeps them now.
+_FLAT_ENCODER, _NESTED_ENCODER = "layers/stroke_encoder", "layers/sketch_backbone/layers/stroke_encoder"
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 # metrics key -> (model-index metric type, name in the card)
@@ -73,9 +80,10 @@ _SCORES = {
     "top3": ("top_3_accuracy", "Top-3 accuracy"),
     "top5": ("top_5_accuracy", "Top-5 accuracy"),
     "map3": ("map_at_3", "MAP@3"),
+    "balanced_top1": ("balanced_accuracy", "Balanced top-1 (the mean over classes)"),
 }
 _METRICS = (*_SCORES, "test_drawings", "per_class", "dataset", "confusion")
-_OPTIONAL_METRICS = ("top5", "confusion")
+_OPTIONAL_METRICS = ("top5", "confusion", "balanced_top1")  # no balanced_top1 in 0.1.0's results
 # training key -> name in the card
 _TRAINING = {
     "backend": "Keras backend",
@@ -86,6 +94,7 @@ _TRAINING = {
     "learning_rate": "Learning rate",
     "weight_decay": "Weight decay",
     "batch_size": "Batch size",
+    "per_class": "Class-balanced epochs (drawings of each class per epoch)",
     "train_drawings": "Training drawings",
     "validation_drawings": "Validation drawings",
     "train_seconds": "Training time (seconds)",
@@ -97,6 +106,7 @@ _OPTIONAL_TRAINING = (
     "learning_rate",
     "weight_decay",
     "batch_size",
+    "per_class",
     "validation_drawings",
     "train_seconds",
     "seed",
@@ -124,20 +134,26 @@ class InvalidModelError(ValueError):
 
 # The models that ship in the package, by the names `from_pretrained`, `SketchClassifier.from_preset` and the command
 # line take (before any folder of that name: write "./qd35" for one).
-SHIPPED_MODELS = ("qd35",)
+SHIPPED_MODELS = ("qd35", "quickdraw345")
 
 
-def bundled_model_dir():
-    """Folder of the QD-35 classifier shipped with the package, loadable with `from_pretrained`.
+def bundled_model_dir(name="qd35"):
+    """Folder of a classifier shipped with the package (`SHIPPED_MODELS`), loadable with `from_pretrained`.
 
-    `recipes/qd35.py` trained it under JAX on the bundled sample's training
-    split (see its model card, `README.md` in that folder, for its scores).
+    `"qd35"`: `recipes/qd35.py` trained it under JAX on the bundled sample's
+    training split. `"quickdraw345"`: `sketchkeras train quickdraw345`
+    trained it on real drawings of all 345 categories. Each model card
+    (`README.md` in that folder) gives its scores.
 
     Example:
     >>> from_pretrained(bundled_model_dir()).labels[:3]
     ['airplane', 'alarm clock', 'ant']
+    >>> len(from_pretrained(bundled_model_dir("quickdraw345")).labels)
+    345
     """
-    return Path(str(resources.files("sketchkeras").joinpath("pretrained/qd35")))
+    if name not in SHIPPED_MODELS:
+        raise ValueError(f"no shipped model {name!r}; the package ships {', '.join(SHIPPED_MODELS)}")
+    return Path(str(resources.files("sketchkeras").joinpath(f"pretrained/{name}")))
 
 
 def save_pretrained(model, directory, metrics=None, training=None):
@@ -159,8 +175,8 @@ def save_pretrained(model, directory, metrics=None, training=None):
 
     Example:
     >>> import tempfile
-    >>> from sketchkeras import SketchClassifier
-    >>> model = SketchClassifier(["circle", "square"], conv_layers=[(8, 3, 2)], rnn_units=[8])
+    >>> from sketchkeras import SketchBackbone, SketchClassifier
+    >>> model = SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["circle", "square"])
     >>> directory = Path(tempfile.mkdtemp())
     >>> save_pretrained(model, directory)
     >>> json.loads((directory / "sketchkeras.json").read_text())
@@ -196,9 +212,10 @@ def from_pretrained(source, revision=None, cache_dir=None, token=None, local_fil
 
     Example:
     >>> import tempfile
-    >>> from sketchkeras import SketchClassifier
+    >>> from sketchkeras import SketchBackbone, SketchClassifier, SketchPreprocessor
     >>> directory = tempfile.mkdtemp()
-    >>> model = SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8], max_points=64)
+    >>> backbone = SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8])
+    >>> model = SketchClassifier(backbone, ["cat", "dog"], SketchPreprocessor(64))
     >>> model.save_pretrained(directory)
     >>> model = from_pretrained(directory)
     >>> model.labels, model.max_points
@@ -207,7 +224,20 @@ def from_pretrained(source, revision=None, cache_dir=None, token=None, local_fil
     directory = _fetch(source, revision, cache_dir, token, local_files_only)
     config = _check_config(directory, source)
     weights = directory / "model.weights.h5"
-    stored = _stored_weights(weights)
+    _stored_weights(weights)  # a missing or unreadable file is named before anything else
+    with tempfile.TemporaryDirectory() as scratch:
+        readable = weights
+        if not isinstance(config.get("config"), dict) or "backbone" not in config["config"]:  # 0.1.0's flat layout
+            try:
+                readable = _nested_weights(weights, Path(scratch) / "nested.weights.h5")
+            except (OSError, RuntimeError, KeyError, ValueError) as error:
+                raise InvalidModelError(f"{weights}: not a readable Keras weights file (HDF5): {error}") from error
+        return _load(directory, config, weights, readable)
+
+
+def _load(directory, config, weights, readable):
+    """The model `config` describes, with the weights of `weights`, read from `readable` (itself, or its copy)."""
+    stored = _stored_weights(readable)
     # What keras.saving.load_model(directory, compile=False) does, with the
     # variables checked against the file in between: Keras itself skips a
     # stored weight no variable asks for, and leaves a variable it finds no
@@ -227,10 +257,29 @@ def from_pretrained(source, revision=None, cache_dir=None, token=None, local_fil
             f"left out or left random. {mismatch}. Refusing to load it."
         )
     try:
-        model.load_weights(weights)
+        model.load_weights(readable)
     except (OSError, RuntimeError, KeyError, ValueError) as error:  # damaged data behind an intact header
         raise InvalidModelError(f"{weights}: not a readable Keras weights file (HDF5): {error}") from error
     return model
+
+
+def _nested_weights(flat, path):
+    """A copy of a 0.1.0 weights file with the encoder's weights where the backbone keeps them; returns `path`."""
+    with h5py.File(flat, "r") as source, h5py.File(path, "w") as target:
+        for name, value in source.attrs.items():
+            target.attrs[name] = value
+        for name in source:
+            if name != "layers":
+                source.copy(name, target)
+        layers = target.create_group("layers")
+        for name in source["layers"]:
+            if f"layers/{name}" != _FLAT_ENCODER:
+                source.copy(f"layers/{name}", layers)
+        if _FLAT_ENCODER in source:
+            target.create_group(_NESTED_ENCODER.rsplit("/", 1)[0])
+            source.copy(_FLAT_ENCODER, target, name=_NESTED_ENCODER)
+            target.create_group(_NESTED_ENCODER.split("/layers/")[0] + "/vars")
+    return path
 
 
 def push_to_hub(
@@ -301,8 +350,8 @@ def model_card(model, source, metrics=None, training=None):
             or a directory.
 
     Example:
-    >>> from sketchkeras import SketchClassifier
-    >>> model = SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8])
+    >>> from sketchkeras import SketchBackbone, SketchClassifier
+    >>> model = SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["cat", "dog"])
     >>> card = model_card(model, "hf://me/cats-and-dogs")
     >>> card.data.library_name, card.data.pipeline_tag, card.data.eval_results
     ('keras', 'image-classification', None)
@@ -311,7 +360,7 @@ def model_card(model, source, metrics=None, training=None):
     """
     source, metrics, training = str(source), _plain(metrics), _plain(training)
     _check_results(model, metrics, training)
-    config = model.get_config()
+    config = model.backbone.get_config()
     name = source.removeprefix("hf://") if source.startswith("hf://") else Path(source).name
     card_data = ModelCardData(
         library_name="keras",
@@ -336,7 +385,7 @@ def model_card(model, source, metrics=None, training=None):
         label_scope=_label_scope(model.labels),
         labels=", ".join(f"`{label}`" for label in model.labels),
         training_data=_training_data(metrics, training),
-        max_points=config["max_points"],
+        max_points=model.max_points,
         architecture=_architecture(model, config),
         training=_training(training),
         evaluation=_evaluation(model, metrics),
@@ -386,7 +435,7 @@ def _eval_result_entries(metrics):
 def _fetch(source, revision, cache_dir, token, local_files_only):
     """The local directory holding `source`, downloaded into the Hub cache when needed."""
     if source in SHIPPED_MODELS:
-        return bundled_model_dir()
+        return bundled_model_dir(source)
     if Path(source).is_dir():
         return Path(source)
     repo_id = str(source).removeprefix("hf://")
@@ -432,7 +481,23 @@ def _check_config(directory, source):
             f"{source}: config.json describes {named}, not sketchkeras' SketchClassifier. "
             "sketchkeras loads only its own models and runs no code from a repository."
         )
-    nested = _nested_object(config.get("config"))
+    settings = config.get("config")
+    if isinstance(settings, dict) and "backbone" in settings:
+        for key, part in _PARTS.items():
+            value = settings.get(key)
+            named = _nested_object(value) if isinstance(value, dict) else None
+            if not isinstance(value, dict) or (value.get("registered_name") or named) != part:
+                raise UnsafeModelError(
+                    f"{source}: config.json's {key!r} describes {named or 'no object'}, not sketchkeras' "
+                    f"{part.split('>')[1]}. sketchkeras loads only its own models and runs no code from a repository."
+                )
+            if _nested_object(value.get("config")):
+                raise UnsafeModelError(
+                    f"{source}: config.json asks for {_nested_object(value.get('config'))} inside the {key}'s "
+                    "settings, which hold only plain values. Refusing to load it."
+                )
+        settings = {key: value for key, value in settings.items() if key not in _PARTS}
+    nested = _nested_object(settings)
     if nested:
         raise UnsafeModelError(
             f"{source}: config.json asks for {nested} inside the SketchClassifier's settings, which hold only "

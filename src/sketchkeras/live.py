@@ -30,8 +30,8 @@ arithmetic over whole drawings: `SketchClassifier.predict_strokes` answers
 a few drawings through it.
 
 Example:
->>> from sketchkeras import SketchClassifier
->>> model = SketchClassifier(["circle", "line"], conv_layers=[(8, 3, 2)], rnn_units=[8])
+>>> from sketchkeras import SketchBackbone, SketchClassifier
+>>> model = SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["circle", "line"])
 >>> drawing = [[[10, 60, 250], [10, 80, 250]], [[30, 40], [200, 10]]]
 >>> stream = model.start_stream(top_k=2, frame=(10, 10, 240))  # the drawing's bounding box
 >>> for xs, ys in drawing:
@@ -73,8 +73,8 @@ class SketchStream:
         points: how many points the model has seen so far.
 
     Example:
-    >>> from sketchkeras import SketchClassifier
-    >>> model = SketchClassifier(["a", "b"], conv_layers=[(8, 3, 2)], rnn_units=[8])
+    >>> from sketchkeras import SketchBackbone, SketchClassifier
+    >>> model = SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["a", "b"])
     >>> stream = model.start_stream()
     >>> stream.guesses, stream.points
     ([], 0)
@@ -130,8 +130,8 @@ class SketchStream:
         """Lifts the pen: the stroke's last point gets its flag; returns the top-k guesses.
 
         Example:
-        >>> from sketchkeras import SketchClassifier
-        >>> stream = SketchClassifier(["a", "b"], conv_layers=[(8, 3, 2)], rnn_units=[8]).start_stream()
+        >>> from sketchkeras import SketchBackbone, SketchClassifier
+        >>> stream = SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["a", "b"]).start_stream()
         >>> _ = stream.add_point(3, 4)
         >>> len(stream.end_stroke())
         2
@@ -191,8 +191,8 @@ def predict_numpy(model, strokes):
         ValueError: for a model it cannot run.
 
     Example:
-    >>> from sketchkeras import SketchClassifier, pad_strokes
-    >>> model = SketchClassifier(["circle", "line"], conv_layers=[(8, 3, 2)], rnn_units=[8])
+    >>> from sketchkeras import SketchBackbone, SketchClassifier, pad_strokes
+    >>> model = SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["circle", "line"])
     >>> drawings = [np.array([[0.1, 0.2, 0.0], [0.3, -0.1, 1.0]], "float32"), np.ones((5, 3), "float32")]
     >>> strokes, lengths = pad_strokes(drawings, 16)
     >>> keras_path = model.predict_on_batch({"strokes": strokes, "lengths": lengths})
@@ -217,19 +217,19 @@ def numpy_unsupported(model):
     """What the NumPy forward pass (`SketchStream`, `predict_numpy`) needs and `model` lacks; None when it can run it.
 
     Example:
-    >>> from sketchkeras import SketchClassifier
-    >>> numpy_unsupported(SketchClassifier(["a", "b"], conv_layers=[(8, 3, 2)], rnn_units=[8])) is None
+    >>> from sketchkeras import SketchBackbone, SketchClassifier
+    >>> numpy_unsupported(SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["a", "b"])) is None
     True
-    >>> numpy_unsupported(SketchClassifier(["a", "b"], rnn_units=[8], bidirectional=True))[:31]
+    >>> numpy_unsupported(SketchClassifier(SketchBackbone(rnn_units=[8], bidirectional=True), ["a", "b"]))[:31]
     'a masked, forward-only encoder:'
     """
-    encoder = model.encoder
-    if encoder.bidirectional or not encoder.masked:
+    backbone = model.backbone
+    if backbone.bidirectional or not backbone.masked:
         return (
             "a masked, forward-only encoder: a backward recurrence reads the whole drawing "
             "and an unmasked one depends on the padding"
         )
-    for stage in encoder.stages():
+    for stage in backbone.stages():
         if isinstance(stage, RecurrentStage):
             cell = stage.forward.cell
             if cell.activation is not keras.activations.tanh or cell.recurrent_activation is not (
@@ -244,7 +244,7 @@ def numpy_unsupported(model):
 def _read(model):
     """The model's weights as NumPy stages: `(conv stages, recurrent stages, (head kernel, head bias))`."""
     weights = _weights(model)
-    stages = model.encoder.stages()
+    stages = model.backbone.stages()
     convs = [_ConvStream(stage, weights) for stage in stages if isinstance(stage, ConvStage)]
     rnns = [_RecurrentStream(stage, weights) for stage in stages if isinstance(stage, RecurrentStage)]
     return convs, rnns, (weights[id(model.head.kernel)], weights[id(model.head.bias)])

@@ -30,8 +30,8 @@ later, before it can hold a file descriptor for long.
 
 Example:
 >>> from fastapi.testclient import TestClient
->>> from sketchkeras import SketchClassifier
->>> app = create_app(SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8]))
+>>> from sketchkeras import SketchBackbone, SketchClassifier
+>>> app = create_app(SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["cat", "dog"]))
 >>> client = TestClient(app, base_url="http://127.0.0.1:8000")
 >>> client.post("/api/predict", json={"drawing": [[[0, 9], [0, 9], [0]]]}).json()
 {'detail': 'stroke 0: xs has 2 values but ts has 1'}
@@ -135,8 +135,8 @@ def create_app(model, host="127.0.0.1", body_timeout=BODY_TIMEOUT):
 
     Example:
     >>> from fastapi.testclient import TestClient
-    >>> from sketchkeras import SketchClassifier
-    >>> app = create_app(SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8]))
+    >>> from sketchkeras import SketchBackbone, SketchClassifier
+    >>> app = create_app(SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["cat", "dog"]))
     >>> client = TestClient(app, base_url="http://localhost:8000")
     >>> client.get("/api/labels").json()
     {'labels': ['cat', 'dog']}
@@ -207,8 +207,8 @@ def server(app, host="127.0.0.1", port=8000, header_timeout=HEADER_TIMEOUT, **co
             limit when that is lower; the listen `backlog` too) among them.
 
     Example:
-    >>> from sketchkeras import SketchClassifier
-    >>> app = create_app(SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8]))
+    >>> from sketchkeras import SketchBackbone, SketchClassifier
+    >>> app = create_app(SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["cat", "dog"]))
     >>> config = server(app, port=8123).config
     >>> config.port, config.timeout_keep_alive, config.limit_concurrency, config.backlog, config.http.header_timeout
     (8123, 5, 128, 128, 10.0)
@@ -228,8 +228,9 @@ def warm_up(model):
     Returns the padded lengths run, shortest first.
 
     Example:
-    >>> from sketchkeras import SketchClassifier
-    >>> warm_up(SketchClassifier(["cat", "dog"], max_points=100, conv_layers=[(8, 3, 2)], rnn_units=[8]))
+    >>> from sketchkeras import SketchBackbone, SketchClassifier, SketchPreprocessor
+    >>> backbone = SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8])
+    >>> warm_up(SketchClassifier(backbone, ["cat", "dog"], SketchPreprocessor(100)))
     [16, 32, 48, 64, 96, 100]
     """
     lengths = sorted({bucket_length(n, model.max_points) for n in BUCKET_LENGTHS})

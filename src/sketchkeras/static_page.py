@@ -29,8 +29,8 @@ Keras' layout (row-major, Keras' gate order).
 
 Example:
 >>> import json, tempfile
->>> from sketchkeras import SketchClassifier
->>> model = SketchClassifier(["cat", "dog"], conv_layers=[(8, 3, 2)], rnn_units=[8])
+>>> from sketchkeras import SketchBackbone, SketchClassifier
+>>> model = SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["cat", "dog"])
 >>> folder = write_static_page(model, tempfile.mkdtemp())
 >>> sorted(path.name for path in folder.iterdir())
 ['app.js', 'index.html', 'model.js', 'model.json', 'pad.js', 'preprocess.js', 'style.css', 'weights.bin']
@@ -64,8 +64,8 @@ def write_static_page(model, directory):
 
     Example:
     >>> import tempfile
-    >>> from sketchkeras import SketchClassifier
-    >>> model = SketchClassifier(["a", "b"], conv_layers=[], rnn_units=[4], bidirectional=True)
+    >>> from sketchkeras import SketchBackbone, SketchClassifier
+    >>> model = SketchClassifier(SketchBackbone(conv_layers=[], rnn_units=[4], bidirectional=True), ["a", "b"])
     >>> write_static_page(model, tempfile.mkdtemp())  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -98,7 +98,7 @@ def _export(model):
         return entry
 
     stages = []
-    for stage in model.encoder.stages():
+    for stage in model.backbone.stages():
         if isinstance(stage, ConvStage):
             stages.append(
                 {

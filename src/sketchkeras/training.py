@@ -45,6 +45,8 @@ import keras
 import numpy as np
 
 STATE = "state.json"
+# What `train(monitor=...)` may watch, and when a new value beats the best so far.
+_BETTER = {"val_loss": lambda new, best: new < best, "val_accuracy": lambda new, best: new > best}
 BATCH_STATISTICS_BATCHES = 64
 # The one default of each AdamW setting, for `train`, `compile_for_training`, `run_training` and the recipes.
 LEARNING_RATE = 3e-3
@@ -92,6 +94,7 @@ def train(
     weight_decay=WEIGHT_DECAY,
     clipnorm=1.0,
     patience=8,
+    monitor="val_loss",
     time_budget=None,
     resume=False,
     verbose="auto",
@@ -107,8 +110,12 @@ def train(
         epochs: epochs in all (including those done before a resume).
         learning_rate, weight_decay, clipnorm: AdamW settings; the learning
             rate warms up over the first 5% of steps, then decays (cosine).
-        patience: early stopping on validation loss after this many epochs
-            without improvement; the best weights are restored at the end.
+        patience: early stopping after this many epochs without
+            improvement of `monitor`; the best weights are restored at the end.
+        monitor: what "best" means: `"val_loss"` (lowest) or
+            `"val_accuracy"` (highest). Where each class has a few dozen
+            drawings, validation loss rises (confident mistakes) for many
+            epochs while accuracy still climbs: monitor accuracy there.
         time_budget: stop after the epoch during which this many seconds of
             training (summed over resumes) have passed.
         resume: continue from `run_dir`'s checkpoint when there is one. The
@@ -122,6 +129,8 @@ def train(
 
     Example: see the module docstring.
     """
+    if monitor not in _BETTER:
+        raise ValueError(f"monitor must be one of {sorted(_BETTER)}, not {monitor!r}")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     for partial in run_dir.glob(".*.partial*"):  # left by a run killed while writing
@@ -129,7 +138,8 @@ def train(
     state = {
         "epochs_done": 0,
         "history": {},
-        "best_val_loss": None,
+        "monitor": monitor,
+        "best_score": None,
         "best_epoch": None,
         "checkpoint": None,
         "best": None,
@@ -279,9 +289,10 @@ class _Checkpoint(keras.callbacks.Callback):
         for key, value in logs.items():
             self.state["history"].setdefault(key, []).append(float(value))
         self.state.update(epochs_done=epoch + 1, fallback=fallback if fallback["checkpoint"] else None)
-        val_loss = logs.get("val_loss")
-        if val_loss is not None and (self.state["best_val_loss"] is None or val_loss < self.state["best_val_loss"]):
-            self.state.update(best_val_loss=float(val_loss), best_epoch=epoch + 1, best=f"best-{epoch + 1}.weights.h5")
+        monitor = self.state.get("monitor", "val_loss")  # a state.json written by 0.1 has no monitor
+        score, best = logs.get(monitor), self.state.get("best_score", self.state.get("best_val_loss"))
+        if score is not None and (best is None or _BETTER[monitor](score, best)):
+            self.state.update(best_score=float(score), best_epoch=epoch + 1, best=f"best-{epoch + 1}.weights.h5")
             _atomic(self.run_dir / self.state["best"], self.model.save_weights)
         self.state["checkpoint"] = f"checkpoint-{epoch + 1}.keras"
         self.state.update(_random_state(self.model))
