@@ -48,8 +48,9 @@ class SketchBackbone(keras.Model):
     Args:
         conv_layers: `(filters, kernel_size, strides)` per conv layer.
         rnn_units: units per recurrent layer.
-        bidirectional, rnn, dropout, normalization, masked: see
-            `sketchkeras.StrokeEncoder`.
+        **encoder_options: `bidirectional`, `rnn`, `dropout`,
+            `normalization`, `masked`, with `sketchkeras.StrokeEncoder`'s
+            defaults; `name` and `trainable` go to the model.
 
     Example:
     >>> backbone = SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[16])
@@ -59,39 +60,22 @@ class SketchBackbone(keras.Model):
     [16]
     """
 
-    def __init__(
-        self,
-        conv_layers=((64, 5, 2), (96, 5, 2)),
-        rnn_units=(128, 128),
-        bidirectional=False,
-        rnn="lstm",
-        dropout=0.0,
-        normalization="batch",
-        masked=True,
-        **kwargs,
-    ):
+    def __init__(self, conv_layers, rnn_units, name=None, trainable=True, **encoder_options):
         strokes = keras.Input((None, 3), name="strokes")
         lengths = keras.Input((), dtype="int32", name="lengths")
-        encoder = StrokeEncoder(
-            conv_layers=conv_layers,
-            rnn_units=rnn_units,
-            bidirectional=bidirectional,
-            rnn=rnn,
-            dropout=dropout,
-            normalization=normalization,
-            masked=masked,
-            name="encoder",
-        )
+        encoder = StrokeEncoder(conv_layers=conv_layers, rnn_units=rnn_units, **encoder_options, name="encoder")
         features = encoder(strokes, lengths)
-        super().__init__(inputs={"strokes": strokes, "lengths": lengths}, outputs=features, **kwargs)
+        super().__init__(
+            inputs={"strokes": strokes, "lengths": lengths}, outputs=features, name=name, trainable=trainable
+        )
         self.encoder = encoder
         self.conv_layers = encoder.conv_layers
         self.rnn_units = encoder.rnn_units
-        self.bidirectional = bidirectional
-        self.rnn = rnn
-        self.dropout = dropout
-        self.normalization = normalization
-        self.masked = masked
+        self.bidirectional = encoder.bidirectional
+        self.rnn = encoder.rnn
+        self.dropout = encoder.dropout
+        self.normalization = encoder.normalization
+        self.masked = encoder.masked
 
     @property
     def output_dim(self):

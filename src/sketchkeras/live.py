@@ -220,7 +220,8 @@ def numpy_unsupported(model):
     >>> from sketchkeras import SketchBackbone, SketchClassifier
     >>> numpy_unsupported(SketchClassifier(SketchBackbone(conv_layers=[(8, 3, 2)], rnn_units=[8]), ["a", "b"])) is None
     True
-    >>> numpy_unsupported(SketchClassifier(SketchBackbone(rnn_units=[8], bidirectional=True), ["a", "b"]))[:31]
+    >>> bidirectional = SketchBackbone(conv_layers=[], rnn_units=[8], bidirectional=True)
+    >>> numpy_unsupported(SketchClassifier(bidirectional, ["a", "b"]))[:31]
     'a masked, forward-only encoder:'
     """
     backbone = model.backbone
