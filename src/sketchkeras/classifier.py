@@ -118,8 +118,7 @@ class SketchClassifier(keras.Model):
     def _with_labels(self, labels):
         """A copy for new `labels` on this backbone (its weights copied): known labels keep their head row."""
         labels = list(labels)
-        config = self.get_config()
-        model = type(self).from_config({**config, "labels": labels})
+        model = type(self).from_config({**self.get_config(), "labels": labels})
         model.backbone.set_weights(self.backbone.get_weights())
         kernel, bias = (keras.ops.convert_to_numpy(w) for w in self.head.weights)
         new_kernel, new_bias = (keras.ops.convert_to_numpy(w).copy() for w in model.head.weights)
@@ -142,7 +141,7 @@ class SketchClassifier(keras.Model):
         config = dict(config)
         if "backbone" not in config:
             # sketchkeras 0.1.0's flat config: labels, max_points and the encoder's arguments side by side.
-            labels, max_points = config.pop("labels"), config.pop("max_points", 256)
+            labels, max_points = config.pop("labels"), config.pop("max_points")
             return cls(SketchBackbone(**config), labels, SketchPreprocessor(max_points))
         return cls(
             keras.saving.deserialize_keras_object(config["backbone"]),

@@ -224,10 +224,10 @@ def from_pretrained(source, revision=None, cache_dir=None, token=None, local_fil
     directory = _fetch(source, revision, cache_dir, token, local_files_only)
     config = _check_config(directory, source)
     weights = directory / "model.weights.h5"
-    _stored_weights(weights)  # a missing or unreadable file is named before anything else
     with tempfile.TemporaryDirectory() as scratch:
         readable = weights
         if not isinstance(config.get("config"), dict) or "backbone" not in config["config"]:  # 0.1.0's flat layout
+            _stored_weights(weights)  # a missing or unreadable file is named before it is copied
             try:
                 readable = _nested_weights(weights, Path(scratch) / "nested.weights.h5")
             except (OSError, RuntimeError, KeyError, ValueError) as error:
