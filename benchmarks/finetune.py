@@ -10,13 +10,15 @@
    (`SketchClassifier.from_pretrained(pretrained, labels=...)`, every layer trainable). Early stopping on the
    validation loss (patience 8) applies to both.
 
-Prints one table: test top-1 and MAP@3 for every cell, the epochs each run got and its training seconds.
+Prints one table: test top-1 and MAP@3 for every cell, the epochs each run got and its training seconds; and the
+balanced top-1 of the shipped 345-class model, as its results file holds it.
 
 Run: KERAS_BACKEND=jax python benchmarks/finetune.py                       # about 40 min on a 2-core CPU
      KERAS_BACKEND=jax python benchmarks/finetune.py --seconds 60 --pretrain-seconds 180   # a quicker look
 """
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 
@@ -25,6 +27,7 @@ import numpy as np
 
 import sketchkeras
 from sketchkeras.evaluation import evaluate_classifier
+from sketchkeras.hub import RESULTS_FILE
 from sketchkeras.pipeline import set_seed
 from sketchkeras.training import train
 
@@ -88,6 +91,11 @@ def main():
             metrics = evaluate_classifier(model, qd35_splits["test"])
             rows.append((size, train_split.num_rows, start, metrics, history))
 
+    shipped = json.loads((sketchkeras.bundled_model_dir("quickdraw345") / RESULTS_FILE).read_text())["metrics"]
+    print(
+        f"\nshipped quickdraw345, as saved: balanced top-1 {shipped['balanced_top1']:.3f}, top-1 {shipped['top1']:.3f} "
+        f"on its class-balanced test split ({shipped['test_drawings']:,} drawings)"
+    )
     test = qd35_splits["test"].num_rows
     print(f"\nQD-35 test split ({test} drawings), backend {keras.backend.backend()}, {args.seconds:.0f} s per run")
     print(f"{'per class':>9} {'drawings':>8} {'start':<10} {'top-1':>6} {'MAP@3':>6} {'epochs':>6} {'train s':>7}")

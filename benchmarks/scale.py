@@ -16,11 +16,15 @@ For each scale (1 copy, then `--copies`), printed side by side:
   peak RSS of the largest process, for `convert_quickdraw` with 1 and N
   workers and for the 0.1 converter (`load_quickdraw` + `split_dataset` +
   `Dataset.to_parquet`, everything in memory; measured as the baseline);
-  each in a fresh process;
+  then each format alone with 1 worker (a raw drawing is about 8x the bytes
+  of a simplified one); each in a fresh process;
 * the input pipeline on the converted train split, as `recipes/
   quickdraw345.py` reads it (`stream_quickdraw` + `stream_batches`, batch
   256): drawings/s with 1 and N workers, next to the 0.1 row path
   (`data_pipeline.rows_path`), each the median of 3 runs after a warm-up;
+  for the corpus of all three formats, and for its simplified files alone
+  (Google's full 50M as most users take it: raw drawings cost Google's
+  simplification, about a millisecond each, when they are read);
 * at the largest scale, `recipes/quickdraw345.py` for `--steps` steps
   (batch 64, checkpoints every `--steps / 4`) killed with SIGKILL after its
   second checkpoint and resumed: the steps done and the history of the
@@ -45,6 +49,7 @@ import numpy as np
 QUICKDRAW = Path(os.environ.get("SKETCHKERAS_QUICKDRAW", Path(__file__).resolve().parents[2] / "shared" / "quickdraw"))
 HERE = Path(__file__).resolve().parent
 KEY_ID = re.compile(rb'"key_id":\s*"(\d+)"')
+FORMATS = ("simplified", "raw", "sketchrnn")
 
 
 def build_corpus(out, copies):
@@ -81,12 +86,13 @@ def _objects(drawings):
     return array
 
 
-def drawings_in(corpus):
+def drawings_in(folder):
+    """The drawings of one format's folder of the corpus."""
     from sketchkeras import load_sketchrnn_npz
 
-    lines = sum(p.read_bytes().count(b"\n") for f in ("simplified", "raw") for p in (corpus / f).glob("*.ndjson"))
-    npz = sum(len(d) for p in (corpus / "sketchrnn").glob("*.npz") for d in load_sketchrnn_npz(p).values())
-    return lines + npz
+    if folder.name == "sketchrnn":
+        return sum(len(d) for p in folder.glob("*.npz") for d in load_sketchrnn_npz(p).values())
+    return sum(p.read_bytes().count(b"\n") for p in folder.glob("*.ndjson"))
 
 
 CONVERT = """
@@ -119,7 +125,7 @@ def convert(kind, source, out, workers):
     return float(seconds), float(peak)
 
 
-def pipeline(dataset, workers, repeats=3, drawings=200_000):
+def pipeline(dataset, workers, repeats=3, drawings=100_000):
     """Median drawings/s (after a warm-up) of batches of 256 from the train split; workers=0: the 0.1 row path."""
     sys.path.insert(0, str(HERE))
     from data_pipeline import measure, rows_path
@@ -179,7 +185,8 @@ def main():
         folder = Path(folder)
         for copies in (1, args.copies):
             corpus = build_corpus(folder / f"corpus{copies}", copies)
-            total = drawings_in(corpus)
+            counts = {f: drawings_in(corpus / f) for f in FORMATS}
+            total = sum(counts.values())
             print(f"\n## {copies}x: {total:,} drawings (Google's files{' repeated' if copies > 1 else ''})\n")
             print(f"{'conversion':<34} {'drawings/s':>11} {'peak RSS GB':>12}")
             for label, kind, workers in (("0.1 (in memory)", "0.1", 1), ("convert, 1 worker", "new", 1)):
@@ -187,14 +194,18 @@ def main():
                 print(f"{label:<34} {total / seconds:>11,.0f} {peak:>12.2f}", flush=True)
             seconds, peak = convert("new", corpus, folder / f"out{copies}", n)
             print(f"{f'convert, {n} workers':<34} {total / seconds:>11,.0f} {peak:>12.2f}", flush=True)
+            for name in FORMATS:
+                seconds, peak = convert("new", corpus / name, folder / f"{name}{copies}", 1)
+                megabytes = sum(p.stat().st_size for p in (corpus / name).iterdir()) / 2**20
+                label = f"  {name} only, 1 worker"
+                print(f"{label:<34} {counts[name] / seconds:>11,.0f} {peak:>12.2f}   ({megabytes / seconds:.0f} MB/s)")
             dataset = folder / f"out{copies}"
             print(f"\n{'pipeline (train split, batch 256)':<34} {'drawings/s':>11}")
-            for label, workers in (
-                ("0.1 row path", 0),
-                ("stream_batches, 1 worker", 1),
-                (f"stream_batches, {n} workers", n),
-            ):
-                print(f"{label:<34} {pipeline(dataset, workers):>11,.0f}", flush=True)
+            print(f"{'0.1 row path, all formats':<34} {pipeline(dataset, 0):>11,.0f}", flush=True)
+            for name, converted in (("all formats", dataset), ("simplified only", folder / f"simplified{copies}")):
+                for workers in (1, n):
+                    label = f"stream_batches, {name}, {workers}w"
+                    print(f"{label:<34} {pipeline(converted, workers):>11,.0f}", flush=True)
         results = long_run(dataset, folder, args.steps)
         whole, resumed = results["whole"], results["resumed"]
         backend = os.environ.get("KERAS_BACKEND", "tensorflow")

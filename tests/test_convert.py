@@ -1,5 +1,6 @@
 """`convert_quickdraw` on Google's real files: lossless rows, hash splits, mixed shards, resume, bounded memory."""
 
+import gzip
 import json
 import os
 import subprocess
@@ -14,10 +15,11 @@ import pytest
 from sketchkeras import convert as convert_module
 from sketchkeras import load_quickdraw, stream_quickdraw
 from sketchkeras.convert import convert_quickdraw
-from sketchkeras.data import record_strokes, record_table
+from sketchkeras.data import record_points, record_strokes, record_table
 from sketchkeras.sketchrnn import load_sketchrnn_npz
 from sketchkeras.sources import SkippedRecordsWarning
 from sketchkeras.streaming import SPLITS, hash_split
+from sketchkeras.strokes import canonical_strokes
 
 CLASSES = ["alarm clock", "face", "pig", "radio", "cat", "dog"]  # the four sketch-rnn classes, two large simplified
 SHARD_ROWS = 2000
@@ -257,3 +259,58 @@ def test_simplified_drawings_are_canonicalised_vectorised_as_record_strokes(quic
     assert _canonical(load_quickdraw(out, classes=CLASSES)["test"]) == _canonical(
         stream_quickdraw(files, classes=CLASSES, split="test")
     )
+
+
+def test_sketchrnn_drawings_are_canonicalised_vectorised_as_canonical_strokes(quickdraw_dir):
+    drawings = [d for p in sorted((quickdraw_dir / "sketchrnn").glob("*.npz")) for d in load_sketchrnn_npz(p)["test"]]
+    table = pa.table({"stroke3": pa.array([d.tolist() for d in drawings], pa.list_(pa.list_(pa.int16(), 3)))})
+    points, sizes = record_points(table)
+    assert len(drawings) == 963 and sizes.tolist() == [len(d) for d in drawings]
+    assert points.tobytes() == np.concatenate([canonical_strokes(d, "stroke3") for d in drawings]).tobytes()
+
+
+def test_raw_records_long_lines_and_broken_gzip_are_read_in_blocks(quickdraw_dir, tmp_path, monkeypatch):
+    """Blocks of 1,000 bytes and a 4,000-byte line cap, so lines straddle blocks and one is over the cap."""
+    monkeypatch.setattr(convert_module, "_BLOCK", 1000)
+    monkeypatch.setattr(convert_module, "MAX_LINE_BYTES", 4000)
+    raw = [json.loads(line) for line in (quickdraw_dir / "raw" / "cat.ndjson").read_text().splitlines()]
+    short = [r for r in raw if len(json.dumps(r)) < 4000][:3]
+    whole_times = short[1] | {"drawing": [[xs, ys, [float(t) for t in ts]] for xs, ys, ts in short[1]["drawing"]]}
+    fraction = short[2] | {"drawing": [[xs, ys, [t + 0.5 for t in ts]] for xs, ys, ts in short[2]["drawing"]]}
+    too_long = next(r for r in raw if len(json.dumps(r)) > 4000)
+    (tmp_path / "in").mkdir()
+    lines = [short[0], whole_times, fraction, too_long, short[0] | {"key_id": "1"}]
+    (tmp_path / "in" / "cat.ndjson").write_text("\n".join(json.dumps(r) for r in lines))  # no final newline
+    dog_lines = (quickdraw_dir / "simplified" / "dog.ndjson").read_bytes().splitlines()
+    good = b"\n".join(line for line in dog_lines if len(line) < 4000) + b"\n"
+    (tmp_path / "in" / "dog.ndjson.gz").write_bytes(gzip.compress(good)[:-2000])  # truncated
+    with pytest.warns(SkippedRecordsWarning) as caught:
+        out = convert_quickdraw(tmp_path / "in", tmp_path / "out", classes=["cat", "dog"])
+    assert caught[0].message.counts == {"bad drawing": 2, "bad file": 1}
+    assert set(caught[0].message.examples) == {
+        "cat.ndjson:3: raw times must be whole numbers (milliseconds)",
+        "cat.ndjson:4: line longer than 4,000 bytes; not read",
+        "dog.ndjson.gz: not a readable gzip file (EOFError: Compressed file ended before the end-of-stream marker "
+        "was reached)",
+    }
+    rows = [row for split in _rows(out).values() for row in split]
+    cats = sorted((r for r in rows if r["word"] == "cat"), key=lambda r: r["key_id"])
+    assert [r["key_id"] for r in cats] == sorted(["1", short[0]["key_id"], short[1]["key_id"]])
+    stored = {r["key_id"]: [list(s) for s in zip(r["raw_x"], r["raw_y"], r["raw_t"])] for r in cats}
+    assert stored[short[1]["key_id"]] == [
+        [[float(v) for v in x], [float(v) for v in y], t] for x, y, t in short[1]["drawing"]
+    ]
+    dogs = [r for r in rows if r["word"] == "dog"]
+    google = [json.loads(line) for line in good.splitlines()]
+    assert 0 < len(dogs) < len(google)  # the lines read before the fault are kept, and are Google's
+    assert {r["key_id"] for r in dogs} <= {r.get("key_id") for r in google}
+
+
+def test_rows_mixing_the_three_formats_are_canonicalised_as_record_strokes(converted):
+    table = pa.concat_tables(pq.read_table(p) for p in _shards(converted))
+    formats = [sum(table[c].is_valid().to_numpy(zero_copy_only=False)) for c in ("simplified_x", "raw_x", "stroke3")]
+    assert min(formats) > 100, formats
+    points, sizes = record_points(table)
+    expected = [record_strokes(row) for row in table.to_pylist()]
+    assert sizes.tolist() == [len(e) for e in expected]
+    assert points.tobytes() == np.concatenate(expected).tobytes()

@@ -68,8 +68,8 @@ from pyarrow import json as pa_json
 from sketchkeras.data import DRAWING_COLUMNS, categories, check_classes, record_points
 from sketchkeras.sketchrnn import load_sketchrnn_npz
 from sketchkeras.sources import SkippedRecords, file_kind, npz_drawings, source_files
-from sketchkeras.streaming import SPLITS, hash_split
-from sketchkeras.strokes import MAX_LINE_BYTES, DrawingError, canonical_strokes, check_google_drawing
+from sketchkeras.streaming import SPLITS, hash_splits, identity_hashes
+from sketchkeras.strokes import MAX_LINE_BYTES, DrawingError, check_google_drawing
 
 SHARD_ROWS = 1_000_000  # about 150 MB of simplified drawings a shard (raw ones are about ten times larger)
 SPLIT_FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}  # hash_split's
@@ -88,8 +88,11 @@ SCHEMA = pa.schema(
         ("stroke3", pa.list_(pa.list_(pa.int16(), 3))),
     ]
 )
-_SIMPLIFIED_JSON = pa.schema([*list(SCHEMA)[:5], ("drawing", pa.list_(pa.list_(pa.list_(pa.int64()))))])
+_JSON_SCHEMAS = {
+    t: pa.schema([*list(SCHEMA)[:5], ("drawing", pa.list_(pa.list_(pa.list_(t))))]) for t in (pa.uint8(), pa.float64())
+}
 _CHUNK = 2_000  # records read and scattered at a time
+_BLOCK = 2**20  # bytes of an ndjson file read at a time
 _ROW_GROUP = 20_000
 _INT32 = np.iinfo(np.int32)
 
@@ -181,105 +184,172 @@ def convert_quickdraw(source, output_dir, classes=None, workers=1, shard_rows=SH
     return output_dir
 
 
-def _ndjson_lines(path):
-    """`(where, line or DrawingError, reason)` for each non-blank line of an ndjson file, a line at a time."""
+def _ndjson_chunks(path, skipped):
+    """`(line numbers, lines)` of a Google ndjson file, up to `_CHUNK` non-blank lines at a time.
+
+    The file is read in blocks. A line longer than `MAX_LINE_BYTES` is never
+    held whole: it goes to `skipped`, as does a `.gz` file that cannot be
+    read (the lines read before the fault are kept).
+    """
     opener = gzip.open if path.name.endswith(".gz") else open
+    numbers, lines, partial, too_long, number = [], [], [], False, 0
+
+    def take(line):
+        if too_long or len(line) > MAX_LINE_BYTES:
+            message = f"{path.name}:{number}: line longer than {MAX_LINE_BYTES:,} bytes; not read"
+            skipped.skip(DrawingError(message), "bad drawing")
+        elif line.strip():
+            numbers.append(number)
+            lines.append(line)
+
     try:
         with opener(path, "rb") as file:
-            number = 0
-            while line := file.readline(MAX_LINE_BYTES + 1):
+            while block := file.read(_BLOCK):
+                *complete, rest = block.split(b"\n")
+                for line in complete:
+                    number += 1
+                    take(b"".join([*partial, line]) if partial else line)
+                    partial, too_long = [], False
+                    if len(lines) == _CHUNK:
+                        yield numbers, lines
+                        numbers, lines = [], []
+                if not too_long and rest:
+                    partial.append(rest)
+                    if sum(map(len, partial)) > MAX_LINE_BYTES:  # dropped unread up to its newline
+                        partial, too_long = [], True
+            if partial or too_long:
                 number += 1
-                where = f"{path.name}:{number}"
-                if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-                    while (rest := file.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
-                        pass
-                    message = f"{where}: line longer than {MAX_LINE_BYTES:,} bytes; not read"
-                    yield where, DrawingError(message), "bad drawing"
-                elif line.strip():
-                    yield where, line, "bad drawing"
+                take(b"".join(partial))
     except (OSError, EOFError, zlib.error) as error:
         if not path.name.endswith(".gz") or isinstance(error, (FileNotFoundError, PermissionError)):
             raise
         message = f"{path.name}: not a readable gzip file ({type(error).__name__}: {error})"
-        yield path.name, DrawingError(message), "bad file"
+        skipped.skip(DrawingError(message), "bad file")
+    if lines:
+        yield numbers, lines
 
 
 def _tables(path, skipped):
-    """`(table of SCHEMA, wheres, formats)` for a file's good records, `_CHUNK` at a time; bad ones to `skipped`.
+    """`(table of SCHEMA, where, formats)` for a file's good records, `_CHUNK` at a time; bad ones to `skipped`.
 
-    Google's simplified ndjson goes through Arrow's JSON reader a chunk at a
-    time; a chunk with anything odd in it is read a record at a time, which
-    names the bad records.
+    `where(i)` names the record of row `i`. Google's ndjson goes through
+    Arrow's JSON reader a chunk at a time (`_google_table`); a chunk with
+    anything odd in it is read a record at a time, which names the bad
+    records.
     """
     if file_kind(path) == "npz":
-        yield from _record_tables(_npz_records(path), skipped)
+        yield from _npz_tables(path, skipped)
         return
-    lines, wheres = [], []
-    for where, line, reason in itertools.chain(_ndjson_lines(path), [(None, None, None)]):
-        if isinstance(line, DrawingError):
-            skipped.skip(line, reason)
-            continue
-        if line is not None:
-            lines.append(line)
-            wheres.append(where)
-        if lines and (line is None or len(lines) == _CHUNK):
-            table = _simplified_table(lines)
+    value_types = None
+    for numbers, lines in _ndjson_chunks(path, skipped):
+        if value_types is None:  # simplified first, unless the first drawing has a fraction; then what read the last
+            value_types = [pa.uint8(), pa.float64()][:: -1 if b"." in lines[0].partition(b'"drawing"')[2] else 1]
+        for value_type in value_types:
+            table = _google_table(lines, value_type)
             if table is not None:
-                yield table, wheres, {"simplified"}
-            else:
-                items = ((w, _ndjson_record(text, w), "bad drawing") for w, text in zip(wheres, lines))
-                yield from _record_tables(items, skipped)
-            lines, wheres = [], []
-
-
-def _record_tables(items, skipped):
-    records, wheres = [], []
-    for where, record, reason in itertools.chain(items, [(None, None, None)]):
-        if isinstance(record, DrawingError):
-            skipped.skip(record, reason)
-            continue
-        if record is not None:
-            records.append(record)
-            wheres.append(where)
-        if records and (record is None or len(records) == _CHUNK):
-            columns = {name: [r.get(name) for r in records] for name in SCHEMA.names}
-            yield pa.table(columns, schema=SCHEMA), wheres, {r["format"] for r in records}
+                value_types.sort(key=lambda t: t != value_type)
+                yield table, (lambda i, numbers=numbers: f"{path.name}:{numbers[i]}"), _formats(table)
+                break
+        else:
             records, wheres = [], []
+            for number, line in zip(numbers, lines):
+                where = f"{path.name}:{number}"
+                record = _ndjson_record(line, where)
+                if isinstance(record, DrawingError):
+                    skipped.skip(record, "bad drawing")
+                else:
+                    records.append(record)
+                    wheres.append(where)
+            if records:
+                columns = {name: [r.get(name) for r in records] for name in SCHEMA.names}
+                yield pa.table(columns, schema=SCHEMA), wheres.__getitem__, {r["format"] for r in records}
 
 
-def _simplified_table(lines):
-    """Well-formed simplified ndjson lines as a table of SCHEMA, all at once; None at the first surprise."""
+def _formats(table):
+    return {f for f, column in (("simplified", "simplified_x"), ("raw", "raw_x")) if table[column].null_count == 0}
+
+
+def _google_table(lines, value_type):
+    """Well-formed ndjson lines, all simplified or all raw, as a table of SCHEMA at once; None at the first surprise.
+
+    `value_type` is what Arrow parses coordinates as: uint8 reads simplified
+    drawings (and raw ones whose every number is a whole 0..255), float64
+    raw ones.
+    """
     if any(b"\r" in line for line in lines):
         return None
-    options = pa_json.ParseOptions(explicit_schema=_SIMPLIFIED_JSON, unexpected_field_behavior="ignore")
+    data = b"\n".join(lines)
+    options = pa_json.ParseOptions(explicit_schema=_JSON_SCHEMAS[value_type], unexpected_field_behavior="ignore")
     try:
-        table = pa_json.read_json(pa.py_buffer(b"".join(lines)), parse_options=options)
+        table = pa_json.read_json(
+            pa.py_buffer(data), parse_options=options, read_options=pa_json.ReadOptions(False, len(data) + 1)
+        )
     except (pa.ArrowException, ValueError):
         return None
     drawing = table.column("drawing").combine_chunks()
     if table.num_rows != len(lines) or table.column("word").null_count or drawing.null_count:
         return None
-    strokes = drawing.values
-    axes = strokes.values
-    values = axes.values.to_numpy(zero_copy_only=False)
-    lengths = np.diff(axes.offsets.to_numpy())
-    if (
-        strokes.null_count
-        or axes.null_count
-        or (np.diff(drawing.offsets.to_numpy()) == 0).any()
-        or (np.diff(strokes.offsets.to_numpy()) != 2).any()
-        or (lengths == 0).any()
-        or (lengths[0::2] != lengths[1::2]).any()
-        or values.min() < 0
-        or values.max() > 255
-    ):
+    strokes = drawing.flatten()
+    axes = strokes.flatten()
+    values = axes.flatten().to_numpy(zero_copy_only=False)
+    per_stroke = strokes.value_lengths().to_numpy(zero_copy_only=False)
+    lengths = axes.value_lengths().to_numpy(zero_copy_only=False)
+    stroke_counts = drawing.value_lengths().to_numpy(zero_copy_only=False)
+    width = int(per_stroke[0]) if len(per_stroke) else 0
+    if strokes.null_count or axes.null_count or (stroke_counts == 0).any() or width not in (2, 3):
         return None
-    columns = [table.column(name) for name in SCHEMA.names[:5]]
-    for parity in (0, 1):
-        stroke_axes = axes.take(pa.array(np.arange(parity, len(axes), 2))).cast(pa.list_(pa.uint8()))
-        columns.append(pa.ListArray.from_arrays(drawing.offsets, stroke_axes))
-    columns += [pa.nulls(table.num_rows, field.type) for field in list(SCHEMA)[7:]]
-    return pa.Table.from_arrays(columns, schema=SCHEMA)
+    lengths = lengths.reshape(-1, width) if (per_stroke == width).all() else None
+    if lengths is None or (lengths == 0).any() or (lengths != lengths[:, :1]).any():
+        return None
+    axis_of = np.repeat(np.tile(np.arange(width), len(lengths)), lengths.reshape(-1))
+    stroke_offsets = np.concatenate([[0], np.cumsum(stroke_counts)]).astype(np.int32)
+    columns = {name: table.column(name) for name in SCHEMA.names[:5]}
+    names = ("simplified_x", "simplified_y") if width == 2 else ("raw_x", "raw_y", "raw_t")
+    for axis, name in enumerate(names):
+        column, value_type = values[axis_of == axis], SCHEMA.field(name).type.value_type.value_type
+        if not _fits(column, value_type):
+            return None
+        offsets = np.concatenate([[0], np.cumsum(lengths[:, axis])]).astype(np.int32)
+        stroke_lists = pa.ListArray.from_arrays(offsets, pa.array(column.astype(value_type.to_pandas_dtype())))
+        columns[name] = pa.ListArray.from_arrays(stroke_offsets, stroke_lists)
+    return pa.table(
+        {n: columns.get(n, pa.nulls(table.num_rows, SCHEMA.field(n).type)) for n in SCHEMA.names}, schema=SCHEMA
+    )
+
+
+def _fits(values, value_type):
+    """Whether parsed coordinates hold what the per-record checks of `_google_columns` accept for that column."""
+    if value_type == pa.uint8():
+        return values.dtype == np.uint8
+    if value_type == pa.int32():
+        whole = values.dtype == np.uint8 or np.array_equal(values, np.floor(values))
+        return whole and (not len(values) or (values.min() >= _INT32.min and values.max() <= _INT32.max))
+    with np.errstate(invalid="ignore"):
+        return bool((np.abs(values) < 2**53).all())
+
+
+def _npz_tables(path, skipped):
+    """The drawings of a sketch-rnn `.npz` as tables of SCHEMA, `_CHUNK` at a time."""
+    word = path.name.removesuffix(".npz")
+    drawings, wheres = [], []
+    for where, drawing, reason in itertools.chain(npz_drawings(path), [(None, None, None)]):
+        if isinstance(drawing, DrawingError):
+            skipped.skip(drawing, reason)
+        elif drawing is not None and not len(drawing):  # the one way a drawing load_sketchrnn_npz reads can be bad
+            skipped.skip(DrawingError(f"{where}: an empty stroke-3 drawing (no points)"), "bad drawing")
+        elif drawing is not None:
+            drawings.append(drawing)
+            wheres.append(where)
+        if drawings and (drawing is None or len(drawings) == _CHUNK):
+            offsets = np.concatenate([[0], np.cumsum([len(d) for d in drawings])]).astype(np.int32)
+            points = pa.FixedSizeListArray.from_arrays(pa.array(np.concatenate(drawings).reshape(-1)), 3)
+            columns = {"word": pa.array([word] * len(drawings)), "stroke3": pa.ListArray.from_arrays(offsets, points)}
+            rows = len(drawings)
+            table = pa.table(
+                {n: columns.get(n, pa.nulls(rows, SCHEMA.field(n).type)) for n in SCHEMA.names}, schema=SCHEMA
+            )
+            yield table, wheres.__getitem__, {"stroke3"}
+            drawings, wheres = [], []
 
 
 def dataset_card(per_class, formats, files, seed):
@@ -356,25 +426,16 @@ def _google_columns(drawing, where):
             if not all(type(v) is int and 0 <= v <= 255 for stroke in axis for v in stroke):
                 raise DrawingError(f"{where}: simplified coordinates must be integers 0..255")
         return {"format": "simplified", "simplified_x": list(axes[0]), "simplified_y": list(axes[1])}
-    if not all(type(v) is int and _INT32.min <= v <= _INT32.max for stroke in axes[2] for v in stroke):
-        raise DrawingError(f"{where}: raw times must be integers (milliseconds)")
+    if not all(_whole(v) and _INT32.min <= v <= _INT32.max for stroke in axes[2] for v in stroke):
+        raise DrawingError(f"{where}: raw times must be whole numbers (milliseconds)")
     if not all(type(v) in (int, float) and abs(v) < 2**53 for axis in axes[:2] for s in axis for v in s):
         raise DrawingError(f"{where}: raw coordinates must be numbers below 2**53")
-    return {"format": "raw", "raw_x": list(axes[0]), "raw_y": list(axes[1]), "raw_t": list(axes[2])}
+    times = [[int(v) for v in stroke] for stroke in axes[2]]
+    return {"format": "raw", "raw_x": list(axes[0]), "raw_y": list(axes[1]), "raw_t": times}
 
 
-def _npz_records(path):
-    word = path.name.removesuffix(".npz")
-    for where, drawing, reason in npz_drawings(path):
-        if isinstance(drawing, DrawingError):
-            yield where, drawing, reason
-            continue
-        try:
-            canonical_strokes(drawing, "stroke3", source=where)
-        except DrawingError as error:
-            yield where, error, "bad drawing"
-            continue
-        yield where, {"word": word, "format": "stroke3", "stroke3": drawing.tolist()}, "bad drawing"
+def _whole(value):
+    return type(value) is int or (type(value) is float and value.is_integer())
 
 
 def _estimated_rows(path, labels):
@@ -404,28 +465,29 @@ def _scatter_file(work, index, path, labels, plan):
     partial.mkdir()
     known, wanted = pa.array(sorted(set(categories()) | set(labels))), pa.array(labels)
     skipped, rows, formats, writers = SkippedRecords(), {s: Counter() for s in SPLITS}, set(), {}
-    for table, wheres, table_formats in _tables(Path(path), skipped):
+    for table, where, table_formats in _tables(Path(path), skipped):
         unknown = np.flatnonzero(~pc.is_in(table["word"], value_set=known).to_numpy(zero_copy_only=False))
         for i in unknown.tolist():
-            skipped.skip(DrawingError(f"{wheres[i]}: unknown word {table['word'][i].as_py()!r}"), "unknown word")
+            skipped.skip(DrawingError(f"{where(i)}: unknown word {table['word'][i].as_py()!r}"), "unknown word")
         table = table.filter(pc.is_in(table["word"], value_set=wanted))
         if not table.num_rows:
             continue
         formats |= table_formats
-        identities = _identities(table)
-        splits = np.array([SPLITS.index(hash_split(identity, None)) for identity in identities])
-        shards = np.array([_shard_of(i, plan["seed"], plan["shards"][SPLITS[s]]) for i, s in zip(identities, splits)])
+        hashes = identity_hashes(_identities(table))
+        splits = hash_splits(hashes)
+        shards = _shard_of(hashes, plan["seed"], np.array([plan["shards"][s] for s in SPLITS])[splits])
         for (split, word), count in Counter(zip(splits.tolist(), table["word"].to_pylist())).items():
             rows[SPLITS[split]][word] += count
         group = splits * (max(plan["shards"].values()) + 1) + shards
         order = np.argsort(group, kind="stable")  # each group's rows in input order
-        bounds = np.flatnonzero(np.diff(group[order])) + 1
-        for indices in np.split(order, bounds):
-            split, shard = SPLITS[splits[indices[0]]], int(shards[indices[0]])
+        table, group = table.take(order), group[order]
+        starts = np.flatnonzero(np.diff(group, prepend=-1))
+        for start, end in zip(starts.tolist(), [*starts[1:].tolist(), len(group)]):
+            split, shard = SPLITS[splits[order[start]]], int(shards[order[start]])
             if (split, shard) not in writers:
                 sink = open(partial / f"{split}-{shard:05d}.arrow", "wb")
                 writers[split, shard] = sink, pa.ipc.new_file(sink, SCHEMA)
-            writers[split, shard][1].write_table(table.take(indices))
+            writers[split, shard][1].write_table(table.slice(start, end - start))
     for sink, writer in writers.values():
         writer.close()
         sink.flush()
@@ -448,9 +510,12 @@ def _identities(table):
     return identities
 
 
-def _shard_of(identity, seed, shards):
-    digest = hashlib.blake2b(f"{seed}:{identity}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % shards
+def _shard_of(hashes, seed, shards):
+    """Each drawing's shard among `shards` of its split: SplitMix64 of its identity hash mixed with the seed."""
+    mixed = (hashes ^ np.uint64((seed * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % 2**64)).astype(np.uint64)
+    for shift, factor in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        mixed = (mixed ^ (mixed >> np.uint64(shift))) * np.uint64(factor)
+    return (mixed ^ (mixed >> np.uint64(31))) % shards.astype(np.uint64)
 
 
 def _write_shard(output_dir, split, shard, shards, columns, seed):
@@ -458,7 +523,7 @@ def _write_shard(output_dir, split, shard, shards, columns, seed):
     work = output_dir / ".convert"
     parts = sorted((work / "scatter").glob(f"*/{split}-{shard:05d}.arrow"))
     tables = [pa.ipc.open_file(pa.memory_map(str(p))).read_all().select(columns) for p in parts]
-    table = pa.concat_tables(tables) if tables else SCHEMA.empty_table().select(columns)
+    table = (pa.concat_tables(tables) if tables else SCHEMA.empty_table().select(columns)).combine_chunks()
     order = np.random.default_rng([seed, SPLITS.index(split), shard]).permutation(table.num_rows)
     table = table.take(order)
     name = _shard_name(split, shard, shards)

@@ -599,9 +599,10 @@ def record_points(table):
     """The canonical strokes of a `pyarrow.Table` of `convert_quickdraw`'s rows: flat `(points, 3)` float32 and sizes.
 
     Drawing `i` is `points[sum(sizes[:i]) :][: sizes[i]]`, as `record_strokes`
-    gives it. Simplified drawings are canonicalised for the whole table at
-    once (`sketchkeras.strokes.canonical_simplified`); other drawings go one
-    at a time.
+    gives it. The simplified and the stroke-3 drawings are canonicalised all
+    at once, each format in one pass (`sketchkeras.strokes.canonical_simplified`);
+    raw drawings, which Google's simplification takes one by one, go a
+    drawing at a time.
 
     Example:
     >>> import pyarrow as pa
@@ -610,9 +611,30 @@ def record_points(table):
     >>> sizes.tolist(), points[:, 2].tolist()
     ([2, 1], [0.0, 1.0, 1.0])
     """
-    simplified = _simplified_strokes(table) if "simplified_x" in table.column_names else None
-    if simplified is not None:
-        return simplified
+    formats = np.full(table.num_rows, 2)  # 0 simplified, 1 stroke-3, 2 anything else
+    for code, column in ((1, "stroke3"), (0, "simplified_x")):
+        if column in table.column_names:
+            formats[table[column].is_valid().to_numpy(zero_copy_only=False)] = code
+    parts = []
+    for code in np.unique(formats).tolist():
+        rows = np.flatnonzero(formats == code)
+        part = table if len(rows) == table.num_rows else table.take(rows)
+        vectorised = (_simplified_strokes, _stroke3_strokes, None)[code]
+        parts.append((rows, (vectorised and vectorised(part)) or _drawing_by_drawing(part)))
+    if len(parts) == 1:
+        return parts[0][1]
+    sizes = np.zeros(table.num_rows, np.int64)
+    for rows, (_, part_sizes) in parts:
+        sizes[rows] = part_sizes
+    starts = np.cumsum(sizes) - sizes
+    points = np.empty((sizes.sum(), 3), np.float32)
+    for rows, (part_points, part_sizes) in parts:
+        within = np.arange(len(part_points)) - np.repeat(np.cumsum(part_sizes) - part_sizes, part_sizes)
+        points[np.repeat(starts[rows], part_sizes) + within] = part_points
+    return points, sizes
+
+
+def _drawing_by_drawing(table):
     drawings = table.select([c for c in DRAWING_COLUMNS if c in table.column_names]).to_pylist()
     arrays = [record_strokes(row) for row in drawings]
     sizes = np.array([len(a) for a in arrays], dtype=np.int64)
@@ -637,6 +659,30 @@ def _simplified_strokes(table):
     x = x_strokes.flatten().to_numpy(zero_copy_only=False)
     y = y_strokes.flatten().to_numpy(zero_copy_only=False)
     return canonical_simplified(x, y, stroke_points, drawing_strokes)
+
+
+def _stroke3_strokes(table):
+    """Flat `(points, 3)` canonical strokes and per-row lengths of a table whose rows all hold stroke-3 drawings.
+
+    The offsets are summed per drawing in integers (exact), then go through
+    `canonical_simplified`; None if any row holds another format or no point.
+    """
+    drawings = table["stroke3"].combine_chunks()
+    sizes = drawings.value_lengths().to_numpy(zero_copy_only=False)
+    if drawings.null_count or not len(sizes) or (sizes == 0).any():
+        return None
+    rows = drawings.flatten().flatten().to_numpy(zero_copy_only=False).reshape(-1, 3).astype(np.int64)
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    summed = np.cumsum(rows[:, :2], axis=0)
+    before = np.concatenate([[[0, 0]], summed[ends[:-1] - 1]])
+    points = summed - np.repeat(before, sizes, axis=0)
+    lifted = rows[:, 2] > 0
+    lifted[ends - 1] = True
+    stroke_ends = np.flatnonzero(lifted) + 1
+    stroke_points = np.diff(stroke_ends, prepend=0)
+    drawing_strokes = np.add.reduceat(lifted.astype(np.int64), starts)
+    return canonical_simplified(points[:, 0], points[:, 1], stroke_points, drawing_strokes)
 
 
 def _canonical_records(loaded, labels):

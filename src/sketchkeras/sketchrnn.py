@@ -132,6 +132,6 @@ def _drawing(element, where):
             else type(element).__name__
         )
         raise ValueError(f"{where} is not an integer (n, 3) array: got {got}")
-    if element.size and (element.min() < _INT16.min or element.max() > _INT16.max):
+    if element.dtype != np.int16 and element.size and (element.min() < _INT16.min or element.max() > _INT16.max):
         raise ValueError(f"{where} has values outside int16")
     return element.astype(np.int16, copy=False)
