@@ -22,9 +22,10 @@ For each scale (1 copy, then `--copies`), printed side by side:
   quickdraw345.py` reads it (`stream_quickdraw` + `stream_batches`, batch
   256): drawings/s with 1 and N workers, next to the 0.1 row path
   (`data_pipeline.rows_path`), each the median of 3 runs after a warm-up;
-  for the corpus of all three formats, and for its simplified files alone
+  for the corpus of all three formats, for its simplified files alone
   (Google's full 50M as most users take it: raw drawings cost Google's
-  simplification, about a millisecond each, when they are read);
+  simplification, about a millisecond each, when they are read), and for
+  those simplified files streamed as Google's ndjson, unconverted;
 * at the largest scale, `recipes/quickdraw345.py` for `--steps` steps
   (batch 64, checkpoints every `--steps / 4`) killed with SIGKILL after its
   second checkpoint and resumed: the steps done and the history of the
@@ -202,7 +203,12 @@ def main():
             dataset = folder / f"out{copies}"
             print(f"\n{'pipeline (train split, batch 256)':<34} {'drawings/s':>11}")
             print(f"{'0.1 row path, all formats':<34} {pipeline(dataset, 0):>11,.0f}", flush=True)
-            for name, converted in (("all formats", dataset), ("simplified only", folder / f"simplified{copies}")):
+            sources = (
+                ("all formats", dataset),
+                ("simplified only", folder / f"simplified{copies}"),
+                ("simplified ndjson", corpus / "simplified"),
+            )
+            for name, converted in sources:
                 for workers in (1, n):
                     label = f"stream_batches, {name}, {workers}w"
                     print(f"{label:<34} {pipeline(converted, workers):>11,.0f}", flush=True)

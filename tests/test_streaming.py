@@ -2,6 +2,11 @@
 
 import itertools
 import json
+import pickle
+import queue
+import subprocess
+import sys
+import threading
 import warnings
 from collections import Counter
 
@@ -17,6 +22,7 @@ from sketchkeras import (
     SkippedRecordsWarning,
     categories,
     load_quickdraw,
+    streaming,
 )
 from sketchkeras.data import stroke_arrays
 from sketchkeras.streaming import hash_split, stream_batches, stream_quickdraw, take_sample
@@ -178,6 +184,19 @@ def test_a_failing_worker_is_an_error_that_shows_its_traceback(tmp_path, quickdr
     (tmp_path / "dog.ndjson").unlink()  # the worker reading it fails
     with pytest.raises(RuntimeError, match=r"worker \d failed:(.|\n)*FileNotFoundError(.|\n)*dog.ndjson"):
         list(itertools.islice(stream_batches(stream, batch_size=16, workers=2), 1000))
+
+
+def test_a_worker_killed_mid_batch_is_reported_as_dead_not_as_a_thread_traceback():
+    """What a reader thread sees when the generator kills its worker halfway through writing a batch."""
+    half = pickle.dumps(np.zeros((64, 96, 3), np.float32), protocol=pickle.HIGHEST_PROTOCOL)[:5000]
+    worker = subprocess.Popen(
+        [sys.executable, "-c", f"import sys; sys.stdout.buffer.write({half!r})"], stdout=subprocess.PIPE
+    )
+    batches = queue.Queue()
+    streaming._read_worker(worker, 3, batches, threading.Event())
+    item = batches.get_nowait()
+    assert isinstance(item, RuntimeError) and str(item) == "stream_batches: worker 3 died (exit code 0)"
+    assert batches.empty()
 
 
 def test_take_sample_is_a_fixed_sample_of_the_split(sources):

@@ -454,7 +454,7 @@ def _read_worker(worker, part, batches, stop):
     while not stop.is_set():
         try:
             item = pickle.load(worker.stdout)
-        except (EOFError, OSError, ValueError):  # ended, or closed by the generator
+        except (EOFError, OSError, ValueError, pickle.UnpicklingError):  # ended, or killed mid-batch by the generator
             item = RuntimeError(f"stream_batches: worker {part} died (exit code {worker.wait()})")
         if isinstance(item, str):  # the worker's traceback
             item = RuntimeError(f"stream_batches: worker {part} failed:\n{item}")
