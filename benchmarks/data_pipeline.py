@@ -10,9 +10,9 @@ after pass), into batches of 256 drawings of up to 256 points:
 * `stream_batches` with 1 and with N worker processes (N: this machine's
   cores), the path `model.fit` reads in `recipes/quickdraw345.py`;
 * from Google's simplified ndjson (345 files) and from the parquet that
-  `convert_quickdraw` writes of the same files (`--shard-rows` 5,000 here,
-  so that the 34,673 drawings make 7 train shards for the workers to share;
-  the full data's shards hold a million rows).
+  `convert_quickdraw` writes of the same files (shards of 2.5 MB of ndjson
+  here, so that the 34,673 drawings make 7 train shards for the workers to
+  share; the full data's shards hold 256 MiB, about 570,000 drawings).
 
 Every figure is the median of `--repeats` runs of `--drawings` drawings,
 after one warm-up run of each (the file cache is warm for both sides), and
@@ -84,7 +84,7 @@ def main():
     args = parser.parse_args()
     ndjson = QUICKDRAW / "simplified"
     with tempfile.TemporaryDirectory() as folder:
-        parquet = sketchkeras.convert_quickdraw(ndjson, Path(folder) / "qd", shard_rows=5_000)
+        parquet = sketchkeras.convert_quickdraw(ndjson, Path(folder) / "qd", shard_size=2_500_000)
         sources = {"ndjson": ndjson, "parquet": parquet}
         streams = {name: stream_quickdraw(source, split="train") for name, source in sources.items()}
         paths = {

@@ -279,10 +279,10 @@ def _parser():
         "--workers", type=_positive(int), default=1, metavar="N", help="processes reading and writing (default: 1)"
     )
     convert.add_argument(
-        "--shard-rows",
+        "--shard-mb",
         type=_positive(int),
-        metavar="N",
-        help="drawings a shard aims at (default: sketchkeras.convert.SHARD_ROWS, about 150 MB of simplified drawings)",
+        metavar="MB",
+        help="MiB of Google's records a shard aims at (default: 256, about 570k simplified or 77k raw drawings)",
     )
     convert.add_argument("--seed", type=int, default=0, help="seeds the shards and their shuffle (default: 0)")
 
@@ -448,7 +448,7 @@ def _predict(args):
 def _convert(args):
     from sketchkeras.convert import convert_quickdraw
 
-    shards = {} if args.shard_rows is None else {"shard_rows": args.shard_rows}
+    shards = {} if args.shard_mb is None else {"shard_size": args.shard_mb * 2**20}
     out = convert_quickdraw(args.source, args.out, classes=args.classes, workers=args.workers, seed=args.seed, **shards)
     print(
         f"wrote {out}: load it with sketchkeras.load_quickdraw({str(out)!r}); "

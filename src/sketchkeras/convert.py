@@ -71,7 +71,7 @@ from sketchkeras.sources import SkippedRecords, file_kind, npz_drawings, source_
 from sketchkeras.streaming import SPLITS, hash_splits, identity_hashes
 from sketchkeras.strokes import MAX_LINE_BYTES, DrawingError, check_google_drawing
 
-SHARD_ROWS = 1_000_000  # about 150 MB of simplified drawings a shard (raw ones are about ten times larger)
+SHARD_SIZE = 256 * 2**20  # bytes of Google's records a shard aims at: about 570k simplified or 77k raw drawings
 SPLIT_FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}  # hash_split's
 SCHEMA = pa.schema(
     [
@@ -97,7 +97,7 @@ _ROW_GROUP = 20_000
 _INT32 = np.iinfo(np.int32)
 
 
-def convert_quickdraw(source, output_dir, classes=None, workers=1, shard_rows=SHARD_ROWS, seed=0):
+def convert_quickdraw(source, output_dir, classes=None, workers=1, shard_size=SHARD_SIZE, seed=0):
     """Converts Google's files into a sharded, lossless parquet dataset (see the module docstring).
 
     Args:
@@ -109,9 +109,12 @@ def convert_quickdraw(source, output_dir, classes=None, workers=1, shard_rows=SH
             other categories are left out; records whose word is not a
             category are bad records.
         workers: processes reading files (pass 1) and writing shards (pass 2).
-        shard_rows: the rows a shard aims at; each split gets
-            `ceil(rows / shard_rows)` shards, its rows estimated from the
-            input's line counts.
+        shard_size: the bytes of Google's records a shard aims at (their
+            ndjson text, uncompressed; a sketch-rnn drawing's int16 array);
+            each split gets `ceil(bytes / shard_size)` shards, its bytes
+            estimated from the input files. Sizing by bytes keeps a shard's
+            memory the same whatever the format: a raw drawing is about
+            seven times the bytes of a simplified one.
         seed: seeds the shard assignment and the shuffle within shards.
 
     Returns:
@@ -126,7 +129,7 @@ def convert_quickdraw(source, output_dir, classes=None, workers=1, shard_rows=SH
     Example:
     >>> import tempfile
     >>> from sketchkeras import bundled_sample_dir
-    >>> out = convert_quickdraw(bundled_sample_dir(), tempfile.mkdtemp(), classes=["pig"], shard_rows=200)
+    >>> out = convert_quickdraw(bundled_sample_dir(), tempfile.mkdtemp(), classes=["pig"], shard_size=100_000)
     >>> sorted(p.name for p in (out / "data").glob("train-*"))
     ['train-00000-of-00002.parquet', 'train-00001-of-00002.parquet']
     """
@@ -136,21 +139,21 @@ def convert_quickdraw(source, output_dir, classes=None, workers=1, shard_rows=SH
     if any(file_kind(Path(f)) == "parquet" for f in files):
         raise ValueError(f"{source}: convert Google's ndjson and npz files, not parquet")
     work = output_dir / ".convert"
-    plan = {"files": [str(Path(f).resolve()) for f in files], "classes": labels, "shard_rows": shard_rows, "seed": seed}
+    plan = {"files": [str(Path(f).resolve()) for f in files], "classes": labels, "shard_size": shard_size, "seed": seed}
     if (output_dir / "README.md").exists() and not (work / "plan.json").exists():
         if work.exists() or any((output_dir / "data").glob("*.parquet")):
             shutil.rmtree(work, ignore_errors=True)
             raise ValueError(f"{output_dir}: already holds a dataset; convert into an empty folder")
     if (work / "plan.json").exists():
         stored = json.loads((work / "plan.json").read_text())
-        if {k: stored[k] for k in plan} != plan:
+        if {k: stored.get(k) for k in plan} != plan:
             raise ValueError(f"{output_dir}: holds an unfinished conversion of other files or arguments")
         plan = stored
     else:
         shutil.rmtree(work, ignore_errors=True)
         (work / "scatter").mkdir(parents=True)
-        rows = sum(_estimated_rows(Path(f), labels) for f in tqdm(files, desc="Counting", unit="file", disable=None))
-        plan["shards"] = {s: max(1, math.ceil(rows * SPLIT_FRACTIONS[s] / shard_rows)) for s in SPLITS}
+        size = sum(_estimated_bytes(Path(f), labels) for f in tqdm(files, desc="Sizing", unit="file", disable=None))
+        plan["shards"] = {s: max(1, math.ceil(size * SPLIT_FRACTIONS[s] / shard_size)) for s in SPLITS}
         _write_atomic(work / "plan.json", json.dumps(plan).encode())
     for partial in (work / "scatter").glob("*.partial"):
         shutil.rmtree(partial)
@@ -438,24 +441,26 @@ def _whole(value):
     return type(value) is int or (type(value) is float and value.is_integer())
 
 
-def _estimated_rows(path, labels):
-    """The drawings a file holds, from its line count; 0 for a Google file named after a category not asked for."""
+def _estimated_bytes(path, labels):
+    """The bytes of a file's records (see `shard_size`); 0 for a Google file named after a category not asked for."""
     stem = path.name.removesuffix(".gz").removesuffix(".ndjson").removesuffix(".npz")
     if stem in set(categories()) - set(labels):
         return 0
     if file_kind(path) == "npz":
         try:
-            return sum(len(d) for d in load_sketchrnn_npz(path).values())
+            return sum(d.nbytes for drawings in load_sketchrnn_npz(path).values() for d in drawings)
         except ValueError:
             return 0
-    lines = 0
+    if not path.name.endswith(".gz"):
+        return path.stat().st_size
+    size = 0
     try:
-        with (gzip.open if path.name.endswith(".gz") else open)(path, "rb") as file:
+        with gzip.open(path, "rb") as file:
             while block := file.read(2**24):
-                lines += block.count(b"\n")
+                size += len(block)
     except (OSError, EOFError, zlib.error):
         pass
-    return lines
+    return size
 
 
 def _scatter_file(work, index, path, labels, plan):
