@@ -233,7 +233,7 @@ def _ndjson_chunks(path, skipped):
 
 
 def _tables(path, skipped):
-    """`(table of SCHEMA, where, formats)` for a file's good records, `_CHUNK` at a time; bad ones to `skipped`.
+    """`(table of SCHEMA, where)` for a file's good records, `_CHUNK` at a time; bad ones to `skipped`.
 
     `where(i)` names the record of row `i`. Google's ndjson goes through
     Arrow's JSON reader a chunk at a time (`_google_table`); a chunk with
@@ -251,7 +251,7 @@ def _tables(path, skipped):
             table = _google_table(lines, value_type)
             if table is not None:
                 value_types.sort(key=lambda t: t != value_type)
-                yield table, (lambda i, numbers=numbers: f"{path.name}:{numbers[i]}"), _formats(table)
+                yield table, (lambda i, numbers=numbers: f"{path.name}:{numbers[i]}")
                 break
         else:
             records, wheres = [], []
@@ -265,11 +265,17 @@ def _tables(path, skipped):
                     wheres.append(where)
             if records:
                 columns = {name: [r.get(name) for r in records] for name in SCHEMA.names}
-                yield pa.table(columns, schema=SCHEMA), wheres.__getitem__, {r["format"] for r in records}
+                yield pa.table(columns, schema=SCHEMA), wheres.__getitem__
 
 
 def _formats(table):
-    return {f for f, column in (("simplified", "simplified_x"), ("raw", "raw_x")) if table[column].null_count == 0}
+    """The formats (`DRAWING_COLUMNS`' values) of the drawings a table of SCHEMA holds."""
+    return {f for column, f in DRAWING_COLUMNS.items() if table[column].null_count < table.num_rows}
+
+
+def _schema_table(columns, rows):
+    """A table of SCHEMA of `rows` rows from `columns` (name -> array); the columns not given are null."""
+    return pa.table({n: columns.get(n, pa.nulls(rows, SCHEMA.field(n).type)) for n in SCHEMA.names}, schema=SCHEMA)
 
 
 def _google_table(lines, value_type):
@@ -315,9 +321,7 @@ def _google_table(lines, value_type):
         offsets = np.concatenate([[0], np.cumsum(lengths[:, axis])]).astype(np.int32)
         stroke_lists = pa.ListArray.from_arrays(offsets, pa.array(column.astype(value_type.to_pandas_dtype())))
         columns[name] = pa.ListArray.from_arrays(stroke_offsets, stroke_lists)
-    return pa.table(
-        {n: columns.get(n, pa.nulls(table.num_rows, SCHEMA.field(n).type)) for n in SCHEMA.names}, schema=SCHEMA
-    )
+    return _schema_table(columns, table.num_rows)
 
 
 def _fits(values, value_type):
@@ -347,11 +351,7 @@ def _npz_tables(path, skipped):
             offsets = np.concatenate([[0], np.cumsum([len(d) for d in drawings])]).astype(np.int32)
             points = pa.FixedSizeListArray.from_arrays(pa.array(np.concatenate(drawings).reshape(-1)), 3)
             columns = {"word": pa.array([word] * len(drawings)), "stroke3": pa.ListArray.from_arrays(offsets, points)}
-            rows = len(drawings)
-            table = pa.table(
-                {n: columns.get(n, pa.nulls(rows, SCHEMA.field(n).type)) for n in SCHEMA.names}, schema=SCHEMA
-            )
-            yield table, wheres.__getitem__, {"stroke3"}
+            yield _schema_table(columns, len(drawings)), wheres.__getitem__
             drawings, wheres = [], []
 
 
@@ -470,10 +470,11 @@ def _scatter_file(work, index, path, labels, plan):
     partial.mkdir()
     known, wanted = pa.array(sorted(set(categories()) | set(labels))), pa.array(labels)
     skipped, rows, formats, writers = SkippedRecords(), {s: Counter() for s in SPLITS}, set(), {}
-    for table, where, table_formats in _tables(Path(path), skipped):
+    for table, where in _tables(Path(path), skipped):
         unknown = np.flatnonzero(~pc.is_in(table["word"], value_set=known).to_numpy(zero_copy_only=False))
         for i in unknown.tolist():
             skipped.skip(DrawingError(f"{where(i)}: unknown word {table['word'][i].as_py()!r}"), "unknown word")
+        table_formats = _formats(table)
         table = table.filter(pc.is_in(table["word"], value_set=wanted))
         if not table.num_rows:
             continue
