@@ -471,13 +471,16 @@ def _scatter_file(work, index, path, labels, plan):
     known, wanted = pa.array(sorted(set(categories()) | set(labels))), pa.array(labels)
     skipped, rows, formats, writers = SkippedRecords(), {s: Counter() for s in SPLITS}, set(), {}
     for table, where in _tables(Path(path), skipped):
-        unknown = np.flatnonzero(~pc.is_in(table["word"], value_set=known).to_numpy(zero_copy_only=False))
-        for i in unknown.tolist():
-            skipped.skip(DrawingError(f"{where(i)}: unknown word {table['word'][i].as_py()!r}"), "unknown word")
+        is_known = pc.is_in(table["word"], value_set=known)
+        if not pc.all(is_known).as_py():
+            for i in np.flatnonzero(~is_known.to_numpy(zero_copy_only=False)).tolist():
+                skipped.skip(DrawingError(f"{where(i)}: unknown word {table['word'][i].as_py()!r}"), "unknown word")
         table_formats = _formats(table)
-        table = table.filter(pc.is_in(table["word"], value_set=wanted))
-        if not table.num_rows:
-            continue
+        is_wanted = pc.is_in(table["word"], value_set=wanted)
+        if not pc.all(is_wanted).as_py():
+            table = table.filter(is_wanted)
+            if not table.num_rows:
+                continue
         formats |= table_formats
         hashes = identity_hashes(_identities(table))
         splits = hash_splits(hashes)
@@ -529,9 +532,9 @@ def _write_shard(output_dir, split, shard, shards, columns, seed):
     work = output_dir / ".convert"
     parts = sorted((work / "scatter").glob(f"*/{split}-{shard:05d}.arrow"))
     tables = [pa.ipc.open_file(pa.memory_map(str(p))).read_all().select(columns) for p in parts]
-    table = (pa.concat_tables(tables) if tables else SCHEMA.empty_table().select(columns)).combine_chunks()
+    table = pa.concat_tables(tables) if tables else SCHEMA.empty_table().select(columns)
     order = np.random.default_rng([seed, SPLITS.index(split), shard]).permutation(table.num_rows)
-    table = table.take(order)
+    table = table.take(order)  # from the memory-mapped chunks: no combined copy first
     name = _shard_name(split, shard, shards)
     temporary = work / f"{name}.tmp"
     pq.write_table(table, temporary, row_group_size=_ROW_GROUP)
