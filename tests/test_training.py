@@ -264,3 +264,29 @@ def test_after_a_single_epoch_validation_reads_fitting_batch_statistics(quickdra
     train(model, StrokeBatches(splits["train"], 16, 32, augment=True), validation, tmp_path, epochs=1, verbose=0)
     # Checked on the 210 training drawings (in one batch, not augmented): the 24 validation ones are too few to tell.
     _assert_inference_matches_batch_statistics(model, StrokeBatches(splits["train"], 256, 32, shuffle=False))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="counts the process's memory maps (Linux)")
+def test_epochs_after_the_first_compile_nothing_new(quickdraw_dir, tmp_path):
+    """Each epoch's BatchNorm recomputation runs compiled, not as eager calls.
+
+    Under JAX an eager call of the model compiled and kept a new program every time (about 40 memory maps): a long
+    run went past the kernel's 65,530 maps and crashed. One batch shape here (every drawing padded to 32 points), so
+    once the first epochs have compiled it, the last three add no memory maps (before the fix: about 230 each).
+    """
+
+    class Counting(StrokeBatches):
+        maps = []
+
+        def arrange(self, epoch):
+            with open("/proc/self/maps") as maps:
+                self.maps.append(sum(1 for _ in maps))
+            super().arrange(epoch)
+
+    dataset = load_quickdraw(quickdraw_dir / "simplified", classes=CLASSES, max_per_class=100)
+    dataset = dataset.filter(lambda row: len(row["strokes"]) >= 32).select(range(96))
+    model = SketchClassifier.from_preset("default", labels=CLASSES, **TINY)
+    train_batches = Counting(dataset, 8, 32, augment=True)
+    validation = StrokeBatches(dataset, 32, 32, shuffle=False)
+    train(model, train_batches, validation, tmp_path, epochs=6, patience=10, verbose=0)
+    assert Counting.maps[-1] - Counting.maps[-4] < 60, Counting.maps

@@ -224,8 +224,9 @@ def recompute_batch_statistics(model, batches, max_batches=BATCH_STATISTICS_BATC
     """Sets every BatchNormalization's moving statistics to their average over the first `max_batches` batches.
 
     The forward passes run in training mode (so the layers see batch
-    statistics, masked as in training); dropout's seed states are put back
-    afterwards, so training continues exactly as it would have.
+    statistics, masked as in training), compiled once per batch shape;
+    dropout's seed states are put back afterwards, so training continues
+    exactly as it would have.
 
     Example:
     >>> import sketchkeras
@@ -236,21 +237,51 @@ def recompute_batch_statistics(model, batches, max_batches=BATCH_STATISTICS_BATC
     >>> bool(np.allclose(keras.ops.convert_to_numpy(norm.moving_mean), 0.0))
     False
     """
-    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
-    if not norms:
-        return
-    seeds = [keras.ops.convert_to_numpy(v) for v in _seed_variables(model)]
-    momenta = [norm.momentum for norm in norms]
-    try:
-        for i in range(min(len(batches), max_batches)):
+    _TrainingModeCall(model).recompute_batch_statistics(batches, max_batches)
+
+
+class _TrainingModeCall(keras.Model):
+    """`model` called in training mode through `predict_on_batch`: compiled once per input shape, then reused.
+
+    An eager call of a model under JAX compiles its LSTM scans anew at every
+    call and keeps each program (about 40 memory maps and 2 MB a call): the
+    64 eager calls an epoch of `recompute_batch_statistics` took a long JAX
+    run past the kernel's 65,530 memory maps, and it crashed (`train()`
+    keeps one `_TrainingModeCall` for the whole run).
+    """
+
+    def __init__(self, model):
+        super().__init__(name="training_mode_call")  # TensorFlow refuses scope names that start with "_"
+        self.inner = model
+
+    def call(self, inputs):
+        return self.inner(inputs, training=True)
+
+    def recompute_batch_statistics(self, batches, max_batches=BATCH_STATISTICS_BATCHES):
+        """`recompute_batch_statistics` of the model inside."""
+        norms = [layer for layer in self.inner._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+        count = min(len(batches), max_batches)
+        if not norms or not count:
+            return
+        seeds = [keras.ops.convert_to_numpy(v) for v in _seed_variables(self.inner)]
+        momenta = [norm.momentum for norm in norms]
+        totals = [[0.0, 0.0] for _ in norms]
+        try:
             for norm in norms:
-                norm.momentum = i / (i + 1)  # a running mean: batch i gets weight 1 / (i + 1)
-            model(batches[i][0], training=True)
-    finally:
-        for norm, momentum in zip(norms, momenta):
-            norm.momentum = momentum
-        for variable, value in zip(_seed_variables(model), seeds):
-            variable.assign(value)
+                norm.momentum = 0.0  # each pass leaves its own batch's statistics in the moving ones (read at tracing)
+            for i in range(count):
+                self.predict_on_batch(batches[i][0])
+                for total, norm in zip(totals, norms):
+                    total[0] += keras.ops.convert_to_numpy(norm.moving_mean)
+                    total[1] += keras.ops.convert_to_numpy(norm.moving_variance)
+            for (mean, variance), norm in zip(totals, norms):
+                norm.moving_mean.assign(mean / count)
+                norm.moving_variance.assign(variance / count)
+        finally:
+            for norm, momentum in zip(norms, momenta):
+                norm.momentum = momentum
+            for variable, value in zip(_seed_variables(self.inner), seeds):
+                variable.assign(value)
 
 
 class _Checkpoint(keras.callbacks.Callback):
@@ -260,6 +291,7 @@ class _Checkpoint(keras.callbacks.Callback):
         super().__init__()
         self.run_dir, self.state, self.patience, self.time_budget = run_dir, state, patience, time_budget
         self.train_batches, self.validation_batches = train_batches, validation_batches
+        self.training_mode_call = None  # made for the model `fit` sets, then kept: compiled once per shape
 
     def should_stop(self):
         best = self.state["best_epoch"]
@@ -279,7 +311,9 @@ class _Checkpoint(keras.callbacks.Callback):
         logs = {} if logs is None else logs
         if self.validation_batches is not None:
             # Validation (in inference mode) reads moving statistics that describe the current weights.
-            recompute_batch_statistics(self.model, self.train_batches)
+            if self.training_mode_call is None:
+                self.training_mode_call = _TrainingModeCall(self.model)
+            self.training_mode_call.recompute_batch_statistics(self.train_batches)
             scores = self.model.evaluate(self.validation_batches, verbose=0, return_dict=True)
             logs.update({f"val_{key}": value for key, value in scores.items()})  # shown by the progress bar
         logs = dict(logs, seconds=time.perf_counter() - self.started)
