@@ -63,38 +63,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datasets.utils.tqdm import tqdm
-from pyarrow import json as pa_json
 
 from sketchkeras.data import DRAWING_COLUMNS, categories, check_classes, record_points
 from sketchkeras.sketchrnn import load_sketchrnn_npz
 from sketchkeras.sources import SkippedRecords, file_kind, npz_drawings, source_files
 from sketchkeras.streaming import SPLITS, hash_splits, identity_hashes
-from sketchkeras.strokes import MAX_LINE_BYTES, DrawingError, check_google_drawing
+from sketchkeras.strokes import (
+    MAX_LINE_BYTES,
+    RECORD_SCHEMA,
+    DrawingError,
+    check_google_drawing,
+    ndjson_table,
+    record_table,
+)
 
 SHARD_SIZE = 256 * 2**20  # bytes of Google's records a shard aims at: about 570k simplified or 77k raw drawings
 SPLIT_FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}  # hash_split's
-SCHEMA = pa.schema(
-    [
-        ("word", pa.string()),
-        ("key_id", pa.string()),
-        ("countrycode", pa.string()),
-        ("timestamp", pa.string()),
-        ("recognized", pa.bool_()),
-        ("simplified_x", pa.list_(pa.list_(pa.uint8()))),
-        ("simplified_y", pa.list_(pa.list_(pa.uint8()))),
-        ("raw_x", pa.list_(pa.list_(pa.float64()))),
-        ("raw_y", pa.list_(pa.list_(pa.float64()))),
-        ("raw_t", pa.list_(pa.list_(pa.int32()))),
-        ("stroke3", pa.list_(pa.list_(pa.int16(), 3))),
-    ]
-)
-_JSON_SCHEMAS = {
-    t: pa.schema([*list(SCHEMA)[:5], ("drawing", pa.list_(pa.list_(pa.list_(t))))]) for t in (pa.uint8(), pa.float64())
-}
 _CHUNK = 2_000  # records read and scattered at a time
 _BLOCK = 2**20  # bytes of an ndjson file read at a time
 _ROW_GROUP = 20_000
-_INT32 = np.iinfo(np.int32)
 
 
 def convert_quickdraw(source, output_dir, classes=None, workers=1, shard_size=SHARD_SIZE, seed=0):
@@ -164,7 +151,7 @@ def convert_quickdraw(source, output_dir, classes=None, workers=1, shard_size=SH
     formats = sorted({f for m in markers for f in m["formats"]})
     if not formats:
         raise ValueError(f"{source}: no drawing of the classes asked for")
-    columns = [c for c in SCHEMA.names if c not in DRAWING_COLUMNS or DRAWING_COLUMNS[c] in formats]
+    columns = [c for c in RECORD_SCHEMA.names if c not in DRAWING_COLUMNS or DRAWING_COLUMNS[c] in formats]
     shards = [(s, k, plan["shards"][s]) for s in SPLITS for k in range(plan["shards"][s])]
     (output_dir / "data").mkdir(parents=True, exist_ok=True)
     missing = [(s, k, n) for s, k, n in shards if not (output_dir / "data" / _shard_name(s, k, n)).exists()]
@@ -233,10 +220,10 @@ def _ndjson_chunks(path, skipped):
 
 
 def _tables(path, skipped):
-    """`(table of SCHEMA, where)` for a file's good records, `_CHUNK` at a time; bad ones to `skipped`.
+    """`(table of RECORD_SCHEMA, where)` for a file's good records, `_CHUNK` at a time; bad ones to `skipped`.
 
     `where(i)` names the record of row `i`. Google's ndjson goes through
-    Arrow's JSON reader a chunk at a time (`_google_table`); a chunk with
+    Arrow's JSON reader a chunk at a time (`sketchkeras.strokes.ndjson_table`); a chunk with
     anything odd in it is read a record at a time, which names the bad
     records.
     """
@@ -248,7 +235,7 @@ def _tables(path, skipped):
         if value_types is None:  # simplified first, unless the first drawing has a fraction; then what read the last
             value_types = [pa.uint8(), pa.float64()][:: -1 if b"." in lines[0].partition(b'"drawing"')[2] else 1]
         for value_type in value_types:
-            table = _google_table(lines, value_type)
+            table = ndjson_table(lines, value_type)
             if table is not None:
                 value_types.sort(key=lambda t: t != value_type)
                 yield table, (lambda i, numbers=numbers: f"{path.name}:{numbers[i]}")
@@ -264,79 +251,17 @@ def _tables(path, skipped):
                     records.append(record)
                     wheres.append(where)
             if records:
-                columns = {name: [r.get(name) for r in records] for name in SCHEMA.names}
-                yield pa.table(columns, schema=SCHEMA), wheres.__getitem__
+                columns = {name: [r.get(name) for r in records] for name in RECORD_SCHEMA.names}
+                yield pa.table(columns, schema=RECORD_SCHEMA), wheres.__getitem__
 
 
 def _formats(table):
-    """The formats (`DRAWING_COLUMNS`' values) of the drawings a table of SCHEMA holds."""
+    """The formats (`DRAWING_COLUMNS`' values) of the drawings a table of RECORD_SCHEMA holds."""
     return {f for column, f in DRAWING_COLUMNS.items() if table[column].null_count < table.num_rows}
 
 
-def _schema_table(columns, rows):
-    """A table of SCHEMA of `rows` rows from `columns` (name -> array); the columns not given are null."""
-    return pa.table({n: columns.get(n, pa.nulls(rows, SCHEMA.field(n).type)) for n in SCHEMA.names}, schema=SCHEMA)
-
-
-def _google_table(lines, value_type):
-    """Well-formed ndjson lines, all simplified or all raw, as a table of SCHEMA at once; None at the first surprise.
-
-    `value_type` is what Arrow parses coordinates as: uint8 reads simplified
-    drawings (and raw ones whose every number is a whole 0..255), float64
-    raw ones.
-    """
-    if any(b"\r" in line for line in lines):
-        return None
-    data = b"\n".join(lines)
-    options = pa_json.ParseOptions(explicit_schema=_JSON_SCHEMAS[value_type], unexpected_field_behavior="ignore")
-    try:
-        table = pa_json.read_json(
-            pa.py_buffer(data), parse_options=options, read_options=pa_json.ReadOptions(False, len(data) + 1)
-        )
-    except (pa.ArrowException, ValueError):
-        return None
-    drawing = table.column("drawing").combine_chunks()
-    if table.num_rows != len(lines) or table.column("word").null_count or drawing.null_count:
-        return None
-    strokes = drawing.flatten()
-    axes = strokes.flatten()
-    values = axes.flatten().to_numpy(zero_copy_only=False)
-    per_stroke = strokes.value_lengths().to_numpy(zero_copy_only=False)
-    lengths = axes.value_lengths().to_numpy(zero_copy_only=False)
-    stroke_counts = drawing.value_lengths().to_numpy(zero_copy_only=False)
-    width = int(per_stroke[0]) if len(per_stroke) else 0
-    if strokes.null_count or axes.null_count or (stroke_counts == 0).any() or width not in (2, 3):
-        return None
-    lengths = lengths.reshape(-1, width) if (per_stroke == width).all() else None
-    if lengths is None or (lengths == 0).any() or (lengths != lengths[:, :1]).any():
-        return None
-    axis_of = np.repeat(np.tile(np.arange(width), len(lengths)), lengths.reshape(-1))
-    stroke_offsets = np.concatenate([[0], np.cumsum(stroke_counts)]).astype(np.int32)
-    columns = {name: table.column(name) for name in SCHEMA.names[:5]}
-    names = ("simplified_x", "simplified_y") if width == 2 else ("raw_x", "raw_y", "raw_t")
-    for axis, name in enumerate(names):
-        column, value_type = values[axis_of == axis], SCHEMA.field(name).type.value_type.value_type
-        if not _fits(column, value_type):
-            return None
-        offsets = np.concatenate([[0], np.cumsum(lengths[:, axis])]).astype(np.int32)
-        stroke_lists = pa.ListArray.from_arrays(offsets, pa.array(column.astype(value_type.to_pandas_dtype())))
-        columns[name] = pa.ListArray.from_arrays(stroke_offsets, stroke_lists)
-    return _schema_table(columns, table.num_rows)
-
-
-def _fits(values, value_type):
-    """Whether parsed coordinates hold what the per-record checks of `_google_columns` accept for that column."""
-    if value_type == pa.uint8():
-        return values.dtype == np.uint8
-    if value_type == pa.int32():
-        whole = values.dtype == np.uint8 or np.array_equal(values, np.floor(values))
-        return whole and (not len(values) or (values.min() >= _INT32.min and values.max() <= _INT32.max))
-    with np.errstate(invalid="ignore"):
-        return bool((np.abs(values) < 2**53).all())
-
-
 def _npz_tables(path, skipped):
-    """The drawings of a sketch-rnn `.npz` as tables of SCHEMA, `_CHUNK` at a time."""
+    """The drawings of a sketch-rnn `.npz` as tables of RECORD_SCHEMA, `_CHUNK` at a time."""
     word = path.name.removesuffix(".npz")
     drawings, wheres = [], []
     for where, drawing, reason in itertools.chain(npz_drawings(path), [(None, None, None)]):
@@ -351,7 +276,7 @@ def _npz_tables(path, skipped):
             offsets = np.concatenate([[0], np.cumsum([len(d) for d in drawings])]).astype(np.int32)
             points = pa.FixedSizeListArray.from_arrays(pa.array(np.concatenate(drawings).reshape(-1)), 3)
             columns = {"word": pa.array([word] * len(drawings)), "stroke3": pa.ListArray.from_arrays(offsets, points)}
-            yield _schema_table(columns, len(drawings)), wheres.__getitem__
+            yield record_table(columns, len(drawings)), wheres.__getitem__
             drawings, wheres = [], []
 
 
@@ -429,7 +354,7 @@ def _google_columns(drawing, where):
             if not all(type(v) is int and 0 <= v <= 255 for stroke in axis for v in stroke):
                 raise DrawingError(f"{where}: simplified coordinates must be integers 0..255")
         return {"format": "simplified", "simplified_x": list(axes[0]), "simplified_y": list(axes[1])}
-    if not all(_whole(v) and _INT32.min <= v <= _INT32.max for stroke in axes[2] for v in stroke):
+    if not all(_whole(v) and -(2**31) <= v < 2**31 for stroke in axes[2] for v in stroke):
         raise DrawingError(f"{where}: raw times must be whole numbers (milliseconds)")
     if not all(type(v) in (int, float) and abs(v) < 2**53 for axis in axes[:2] for s in axis for v in s):
         raise DrawingError(f"{where}: raw coordinates must be numbers below 2**53")
@@ -495,7 +420,7 @@ def _scatter_file(work, index, path, labels, plan):
             split, shard = SPLITS[splits[order[start]]], int(shards[order[start]])
             if (split, shard) not in writers:
                 sink = open(partial / f"{split}-{shard:05d}.arrow", "wb")
-                writers[split, shard] = sink, pa.ipc.new_file(sink, SCHEMA)
+                writers[split, shard] = sink, pa.ipc.new_file(sink, RECORD_SCHEMA)
             writers[split, shard][1].write_table(table.slice(start, end - start))
     for sink, writer in writers.values():
         writer.close()
@@ -532,7 +457,7 @@ def _write_shard(output_dir, split, shard, shards, columns, seed):
     work = output_dir / ".convert"
     parts = sorted((work / "scatter").glob(f"*/{split}-{shard:05d}.arrow"))
     tables = [pa.ipc.open_file(pa.memory_map(str(p))).read_all().select(columns) for p in parts]
-    table = pa.concat_tables(tables) if tables else SCHEMA.empty_table().select(columns)
+    table = pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table().select(columns)
     order = np.random.default_rng([seed, SPLITS.index(split), shard]).permutation(table.num_rows)
     table = table.take(order)  # from the memory-mapped chunks: no combined copy first
     name = _shard_name(split, shard, shards)

@@ -40,7 +40,7 @@ from sketchkeras.sources import (
     load_repository,
     source_files,
 )
-from sketchkeras.strokes import canonical_simplified, canonical_strokes
+from sketchkeras.strokes import canonical_simplified, canonical_strokes, simplified_points
 
 # The drawing columns of `sketchkeras.convert_quickdraw`'s rows (Google's records), and the format of each.
 DRAWING_COLUMNS = {
@@ -619,7 +619,7 @@ def record_points(table):
     for code in np.unique(formats).tolist():
         rows = np.flatnonzero(formats == code)
         part = table if len(rows) == table.num_rows else table.take(rows)
-        vectorised = (_simplified_strokes, _stroke3_strokes, None)[code]
+        vectorised = (simplified_points, _stroke3_strokes, None)[code]
         parts.append((rows, (vectorised and vectorised(part)) or _drawing_by_drawing(part)))
     if len(parts) == 1:
         return parts[0][1]
@@ -639,26 +639,6 @@ def _drawing_by_drawing(table):
     arrays = [record_strokes(row) for row in drawings]
     sizes = np.array([len(a) for a in arrays], dtype=np.int64)
     return (np.concatenate(arrays) if arrays else np.zeros((0, 3), np.float32)), sizes
-
-
-def _simplified_strokes(table):
-    """Flat `(points, 3)` canonical strokes and per-row lengths of a table whose rows all hold simplified drawings.
-
-    None if any row holds another format or an invalid drawing (`record_strokes` then names it).
-    """
-    xs, ys = table["simplified_x"].combine_chunks(), table["simplified_y"].combine_chunks()
-    if xs.null_count or ys.null_count or xs.value_lengths() != ys.value_lengths():
-        return None
-    x_strokes, y_strokes = xs.flatten(), ys.flatten()
-    stroke_points = x_strokes.value_lengths().to_numpy(zero_copy_only=False)
-    drawing_strokes = xs.value_lengths().to_numpy(zero_copy_only=False)
-    if x_strokes.value_lengths() != y_strokes.value_lengths() or (stroke_points == 0).any():
-        return None
-    if (drawing_strokes == 0).any():
-        return None
-    x = x_strokes.flatten().to_numpy(zero_copy_only=False)
-    y = y_strokes.flatten().to_numpy(zero_copy_only=False)
-    return canonical_simplified(x, y, stroke_points, drawing_strokes)
 
 
 def _stroke3_strokes(table):

@@ -44,6 +44,29 @@ class DrawingError(ValueError):
     """A drawing or record that cannot be read; the message says where."""
 
 
+# Google's record as Arrow columns: the rows of `sketchkeras.convert_quickdraw`'s parquet (see its docstring).
+RECORD_SCHEMA = pa.schema(
+    [
+        ("word", pa.string()),
+        ("key_id", pa.string()),
+        ("countrycode", pa.string()),
+        ("timestamp", pa.string()),
+        ("recognized", pa.bool_()),
+        ("simplified_x", pa.list_(pa.list_(pa.uint8()))),
+        ("simplified_y", pa.list_(pa.list_(pa.uint8()))),
+        ("raw_x", pa.list_(pa.list_(pa.float64()))),
+        ("raw_y", pa.list_(pa.list_(pa.float64()))),
+        ("raw_t", pa.list_(pa.list_(pa.int32()))),
+        ("stroke3", pa.list_(pa.list_(pa.int16(), 3))),
+    ]
+)
+_JSON_SCHEMAS = {
+    t: pa.schema([*list(RECORD_SCHEMA)[:5], ("drawing", pa.list_(pa.list_(pa.list_(t))))])
+    for t in (pa.uint8(), pa.float64())
+}
+_INT32 = np.iinfo(np.int32)
+
+
 def canonical_strokes(drawing, format="auto", max_points=None, source="drawing"):
     """Converts one drawing, in any supported format, to the canonical input.
 
@@ -114,9 +137,8 @@ def read_ndjson(path, format="auto", max_points=None, max_line_bytes=MAX_LINE_BY
             raise
         yield 0, DrawingError(f"{path.name}: not a readable gzip file ({type(error).__name__}: {error})")
         return
-    data = b"".join(lines)
     fast = not too_long and format in ("auto", "simplified")
-    records = _read_simplified_table(data, max_points) if fast else None
+    records = _simplified_records(lines, max_points) if fast else None
     if records is not None:
         yield from enumerate(records, start=1)
         return
@@ -148,60 +170,38 @@ def _read_lines(path, max_line_bytes):
     return lines, too_long
 
 
-def _read_simplified_table(data, max_points):
-    """All records of a well-formed simplified ndjson file at once, or None.
+def _simplified_records(lines, max_points):
+    """All records of a well-formed simplified ndjson file at once (`ndjson_table`, `simplified_points`), or None.
 
-    The vectorised path (Arrow's JSON reader, then numpy over all points of
-    the file): 5-10x faster than a record at a time. Any surprise (blank
-    lines, bad JSON, timestamps, ragged strokes, non-finite values, missing
-    keys) returns None, and the caller reads line by line to name the bad
-    record.
+    5-10x faster than a record at a time. Any surprise (blank lines, bad
+    JSON, raw drawings, ragged strokes, missing keys) returns None, and the
+    caller reads line by line to name the bad record.
     """
-    if not data.strip() or b"\n\n" in data.strip() or b"\r" in data:
-        return None
-    try:
-        table = pa_json.read_json(pa.py_buffer(data))
-        drawings = table.column("drawing").combine_chunks()
-        words = table.column("word").to_pylist()
-        strokes = drawings.flatten()
-        rows = strokes.flatten()
-        values = rows.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
-    except (pa.ArrowException, KeyError, AttributeError, TypeError):
-        return None
-    drawing_strokes = drawings.value_lengths().to_numpy(zero_copy_only=False)
-    stroke_rows = strokes.value_lengths().to_numpy(zero_copy_only=False)
-    row_lengths = rows.value_lengths().to_numpy(zero_copy_only=False)
-    if (
-        drawings.null_count
-        or strokes.null_count
-        or rows.null_count
-        or table.num_rows != data.strip().count(b"\n") + 1
-        or not all(isinstance(w, str) for w in words)
-        or (drawing_strokes == 0).any()
-        or (stroke_rows != 2).any()
-        or (row_lengths[0::2] != row_lengths[1::2]).any()
-        or (row_lengths == 0).any()
-        or not np.isfinite(values).all()
-    ):
-        return None
-    is_x = np.repeat(np.tile([True, False], len(row_lengths) // 2), row_lengths)
-    canonical = canonical_simplified(values[is_x], values[~is_x], row_lengths[0::2], drawing_strokes)
+    table = ndjson_table([line.rstrip(b"\n") for line in lines], pa.uint8()) if lines else None
+    canonical = simplified_points(table) if table is not None and table["simplified_x"].null_count == 0 else None
     if canonical is None:
-        return None  # extreme coordinates: the careful path (_normalise) handles and names them
+        return None
     out, sizes = canonical
     drawing_ends = np.cumsum(sizes)
-    starts = drawing_ends - sizes
-    key_ids = table.column("key_id").to_pylist() if "key_id" in table.column_names else [None] * len(words)
-    recognized = table.column("recognized").to_pylist() if "recognized" in table.column_names else [None] * len(words)
+    columns = [table[name].to_pylist() for name in ("word", "key_id", "recognized")]
     return [
-        {
-            "word": word,
-            "key_id": None if key is None else str(key),
-            "recognized": known,
-            "strokes": out[a:b][:max_points],
-        }
-        for word, key, known, a, b in zip(words, key_ids, recognized, starts, drawing_ends)
+        {"word": word, "key_id": key, "recognized": known, "strokes": out[a:b][:max_points]}
+        for word, key, known, a, b in zip(*columns, drawing_ends - sizes, drawing_ends)
     ]
+
+
+def record_table(columns, rows):
+    """A table of `RECORD_SCHEMA` of `rows` rows from `columns` (name -> array); the columns not given are null.
+
+    Example:
+    >>> table = record_table({"word": pa.array(["cat"])}, 1)
+    >>> table.num_rows, table["key_id"].null_count, table.schema == RECORD_SCHEMA
+    (1, 1, True)
+    """
+    return pa.table(
+        {n: columns.get(n, pa.nulls(rows, RECORD_SCHEMA.field(n).type)) for n in RECORD_SCHEMA.names},
+        schema=RECORD_SCHEMA,
+    )
 
 
 def canonical_simplified(x, y, stroke_points, drawing_strokes):
@@ -244,6 +244,104 @@ def canonical_simplified(x, y, stroke_points, drawing_strokes):
     out[starts, :2] = points[starts]
     out[stroke_ends - 1, 2] = 1.0
     return out, drawing_ends - starts
+
+
+def simplified_points(table):
+    """The canonical strokes of a table whose rows all hold simplified drawings: flat `(points, 3)` float32, and sizes.
+
+    `table` has `RECORD_SCHEMA`'s `simplified_x` and `simplified_y` columns.
+    Drawing `i` is `points[sum(sizes[:i]) :][: sizes[i]]`, as
+    `canonical_strokes(..., "simplified")` gives it; None if any row holds
+    another format or an invalid drawing.
+
+    Example:
+    >>> table = pa.table({"simplified_x": [[[0, 9]], [[5]]], "simplified_y": [[[0, 9]], [[5]]]})
+    >>> points, sizes = simplified_points(table)
+    >>> sizes.tolist(), points[:, 2].tolist()
+    ([2, 1], [0.0, 1.0, 1.0])
+    """
+    xs, ys = table["simplified_x"].combine_chunks(), table["simplified_y"].combine_chunks()
+    if xs.null_count or ys.null_count or xs.value_lengths() != ys.value_lengths():
+        return None
+    x_strokes, y_strokes = xs.flatten(), ys.flatten()
+    stroke_points = x_strokes.value_lengths().to_numpy(zero_copy_only=False)
+    drawing_strokes = xs.value_lengths().to_numpy(zero_copy_only=False)
+    if x_strokes.value_lengths() != y_strokes.value_lengths() or (stroke_points == 0).any():
+        return None
+    if (drawing_strokes == 0).any():
+        return None
+    x = x_strokes.flatten().to_numpy(zero_copy_only=False)
+    y = y_strokes.flatten().to_numpy(zero_copy_only=False)
+    return canonical_simplified(x, y, stroke_points, drawing_strokes)
+
+
+def ndjson_table(lines, value_type):
+    """Google ndjson lines (bytes), all simplified or all raw, as one table of `RECORD_SCHEMA`, or None.
+
+    Arrow's JSON reader parses all the lines at once, then NumPy splits the
+    drawings into their lossless columns. Any surprise (bad JSON, a missing
+    word or drawing, an empty or ragged stroke, a value the column cannot
+    hold, mixed formats) gives None, and the caller reads the lines one at a
+    time to name the bad record. `value_type` is what Arrow parses
+    coordinates as: `pa.uint8()` reads simplified drawings (and raw ones
+    whose every number is a whole 0..255), `pa.float64()` raw ones.
+
+    Example:
+    >>> lines = [b'{"word": "cat", "key_id": "1", "drawing": [[[0, 9], [0, 5]]]}']
+    >>> table = ndjson_table(lines, pa.uint8())
+    >>> table["simplified_x"].to_pylist(), table["simplified_y"].to_pylist(), table["raw_x"].null_count
+    ([[[0, 9]]], [[[0, 5]]], 1)
+    >>> ndjson_table([b'{"word": "cat", "drawing": [[[0, 9], [0]]]}'], pa.uint8()) is None  # ragged stroke
+    True
+    """
+    if any(b"\r" in line for line in lines):
+        return None
+    data = b"\n".join(lines)
+    options = pa_json.ParseOptions(explicit_schema=_JSON_SCHEMAS[value_type], unexpected_field_behavior="ignore")
+    try:
+        table = pa_json.read_json(
+            pa.py_buffer(data), parse_options=options, read_options=pa_json.ReadOptions(False, len(data) + 1)
+        )
+    except (pa.ArrowException, ValueError):
+        return None
+    drawing = table.column("drawing").combine_chunks()
+    if table.num_rows != len(lines) or table.column("word").null_count or drawing.null_count:
+        return None
+    strokes = drawing.flatten()
+    axes = strokes.flatten()
+    values = axes.flatten().to_numpy(zero_copy_only=False)
+    per_stroke = strokes.value_lengths().to_numpy(zero_copy_only=False)
+    lengths = axes.value_lengths().to_numpy(zero_copy_only=False)
+    stroke_counts = drawing.value_lengths().to_numpy(zero_copy_only=False)
+    width = int(per_stroke[0]) if len(per_stroke) else 0
+    if strokes.null_count or axes.null_count or (stroke_counts == 0).any() or width not in (2, 3):
+        return None
+    lengths = lengths.reshape(-1, width) if (per_stroke == width).all() else None
+    if lengths is None or (lengths == 0).any() or (lengths != lengths[:, :1]).any():
+        return None
+    axis_of = np.repeat(np.tile(np.arange(width), len(lengths)), lengths.reshape(-1))
+    stroke_offsets = np.concatenate([[0], np.cumsum(stroke_counts)]).astype(np.int32)
+    columns = {name: table.column(name) for name in RECORD_SCHEMA.names[:5]}
+    names = ("simplified_x", "simplified_y") if width == 2 else ("raw_x", "raw_y", "raw_t")
+    for axis, name in enumerate(names):
+        column, value_type = values[axis_of == axis], RECORD_SCHEMA.field(name).type.value_type.value_type
+        if not _fits(column, value_type):
+            return None
+        offsets = np.concatenate([[0], np.cumsum(lengths[:, axis])]).astype(np.int32)
+        stroke_lists = pa.ListArray.from_arrays(offsets, pa.array(column.astype(value_type.to_pandas_dtype())))
+        columns[name] = pa.ListArray.from_arrays(stroke_offsets, stroke_lists)
+    return record_table(columns, table.num_rows)
+
+
+def _fits(values, value_type):
+    """Whether parsed coordinates hold what a column of `RECORD_SCHEMA` takes losslessly (raw times: whole ms)."""
+    if value_type == pa.uint8():
+        return values.dtype == np.uint8
+    if value_type == pa.int32():
+        whole = values.dtype == np.uint8 or np.array_equal(values, np.floor(values))
+        return whole and (not len(values) or (values.min() >= _INT32.min and values.max() <= _INT32.max))
+    with np.errstate(invalid="ignore"):
+        return bool((np.abs(values) < 2**53).all())
 
 
 def _read_record(line, source, format, max_points):
