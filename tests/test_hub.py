@@ -26,6 +26,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import unquote, urlsplit
 
+import h5py
 import huggingface_hub
 import keras
 import numpy as np
@@ -139,6 +140,22 @@ def test_directory_is_keras_layout_plus_results_and_card(saved, trained):
     np.testing.assert_allclose(loaded.predict_strokes(trained.strokes), ours, atol=1e-6, rtol=0)
     # Keras alone reads the same directory
     np.testing.assert_allclose(keras.saving.load_model(saved).predict_strokes(trained.strokes), ours, atol=1e-6, rtol=0)
+
+
+def test_a_saved_model_holds_no_training_state_and_loads_uncompiled(saved, trained, tmp_path):
+    assert trained.model.compiled  # trained with Adam: its optimizer has moments for every weight
+    with h5py.File(saved / "model.weights.h5", "r") as file:
+        assert sorted(file) == ["layers", "vars"]
+    assert json.loads((saved / "config.json").read_text())["compile_config"] == {}
+    # A model saved by earlier sketchkeras kept AdamW's state and compile settings: it loads, uncompiled.
+    older = tmp_path / "older"
+    keras.saving.save_model(trained.model, str(older), zipped=False)
+    with h5py.File(older / "model.weights.h5", "r") as file:
+        assert "optimizer" in file
+    assert json.loads((older / "config.json").read_text())["compile_config"]["optimizer"]
+    loaded = SketchClassifier.from_pretrained(older)
+    assert not loaded.compiled
+    _assert_same_weights(loaded, trained.model)
 
 
 _PREDICT = """

@@ -3,7 +3,9 @@
 A saved model uses Keras 3's unzipped saving layout plus two files:
 
 * `config.json`, `metadata.json` and `model.weights.h5` are written by
-  `keras.saving.save_model(model, directory, zipped=False)`. The model's
+  `keras.saving.save_model(model, directory, zipped=False)`, less the
+  training state (optimizer variables, compile settings), which stays in the
+  run's checkpoints. The model's
   config nests its backbone's architecture, its labels and its
   preprocessor's settings, so these three files are the whole model. Where sketchkeras is imported,
   `keras.saving.load_model("hf://owner/name")` loads it as well.
@@ -237,14 +239,15 @@ def from_pretrained(source, revision=None, cache_dir=None, token=None, local_fil
 
 def _load(directory, config, weights, readable):
     """The model `config` describes, with the weights of `weights`, read from `readable` (itself, or its copy)."""
-    stored = _stored_weights(readable)
+    # Optimizer state, which models saved by earlier sketchkeras carry, is training state: not checked, not loaded.
+    stored = {name: shape for name, shape in _stored_weights(readable).items() if not name.startswith("optimizer/")}
     # What keras.saving.load_model(directory, compile=False) does, with the
     # variables checked against the file in between: Keras itself skips a
     # stored weight no variable asks for, and leaves a variable it finds no
     # weight for as initialised, with at most a warning. Not compiled: no
     # optimizer, loss or jit setting is taken from the repository.
     try:
-        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+        model = keras.saving.deserialize_keras_object({**config, "compile_config": None}, safe_mode=True)
     except (TypeError, ValueError, KeyError) as error:
         raise InvalidModelError(f"{directory / 'config.json'}: not a valid SketchClassifier config: {error}") from error
     with tempfile.TemporaryDirectory() as scratch:
@@ -402,6 +405,13 @@ def _save(model, directory, card, metrics, training):
     with tempfile.TemporaryDirectory(dir=directory, prefix=".saving-") as scratch:
         scratch = Path(scratch)
         keras.saving.save_model(model, str(scratch), zipped=False)
+        # A shared model is its weights and its config; training state stays with the run that made it
+        # (its checkpoints): no optimizer variables (two thirds of an AdamW-trained file) and no compile settings.
+        keras.saving.save_weights(
+            model, scratch / "model.weights.h5", objects_to_skip=[getattr(model, "optimizer", None)]
+        )
+        config = json.loads((scratch / "config.json").read_text(encoding="utf-8"))
+        (scratch / "config.json").write_text(json.dumps({**config, "compile_config": {}}), encoding="utf-8")
         results = {"metrics": _plain(metrics), "training": _plain(training)}
         (scratch / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         card.save(scratch / "README.md")
