@@ -349,6 +349,18 @@ def test_push_to_an_unreachable_hub_is_a_one_line_error(run, monkeypatch):
     assert status == 1 and err.startswith("sketchkeras push: error: ") and "Connection refused" in err
 
 
+def test_a_recipe_fine_tunes_a_model_of_another_architecture(quickdraw_dir, tmp_path):
+    # The quickdraw345 recipe trains dropout 0.3 from scratch; from qd35 (dropout 0.2) it keeps qd35's backbone.
+    argv = ["train", "quickdraw345", "--from", "qd35", "--data", str(quickdraw_dir / "simplified")]
+    argv += ["--classes", *CLASSES, "--max-per-class", "20", "--epochs", "1", "--out", str(tmp_path), "--quiet"]
+    status, out, err = _run(argv)
+    assert status == 0, err
+    summary = json.loads((tmp_path / "metrics.json").read_text())
+    assert summary["training"]["fine_tuned_from"] == "qd35" and summary["training"]["per_class"] == 100
+    backbone = json.loads((tmp_path / "model" / "config.json").read_text())["config"]["backbone"]["config"]
+    assert backbone["dropout"] == 0.2 and backbone["rnn_units"] == [128, 128]
+
+
 def test_train_output_is_one_line_per_epoch_when_stdout_is_a_file(quickdraw_dir, tmp_path):
     argv = [
         "train",
