@@ -20,25 +20,19 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-import datasets  # noqa: E402
 
 import sketchkeras  # noqa: E402
-from sketchkeras.data import drawing_identities  # noqa: E402
 from sketchkeras.pipeline import RECIPES, run_training  # noqa: E402
 
 
 def _unseen_by_345(test, shared):
-    """The rows of `test` whose identity no drawing the shipped 345-class model trained on shares."""
+    """The rows of `test` that share no drawing identity with the shipped 345-class model's training split."""
     recipe = RECIPES["quickdraw345"]
     dataset = sketchkeras.load_quickdraw([shared / "simplified", shared / "raw", shared / "sketchrnn"])
     train = sketchkeras.split_dataset(
         dataset, validation_size=recipe["validation_size"], test_size=recipe["test_size"], seed=recipe["seed"]
     )["train"]
-    # One identity per key_id or strokes across both sets (their class lists differ, so only these columns).
-    both = datasets.concatenate_datasets([d.select_columns(["key_id", "strokes"]) for d in (train, test)])
-    identities = drawing_identities(both)
-    seen = set(identities[: train.num_rows])
-    return [i for i, identity in enumerate(identities[train.num_rows :]) if identity not in seen]
+    return sketchkeras.exclude_drawings(test, train)
 
 
 def main():
@@ -56,7 +50,7 @@ def main():
         recipe["source"], classes=recipe["classes"], max_per_class=recipe["max_per_class"]
     )
     test = sketchkeras.split_dataset(dataset, seed=recipe["seed"])["test"]
-    clean = test.select(_unseen_by_345(test, args.shared))
+    clean = _unseen_by_345(test, args.shared)
     print(f"QD-35 test split: {test.num_rows} drawings; {clean.num_rows} of them outside the 345 model's training")
     print("| model | test split top-1 / MAP@3 | never seen by either stage top-1 / MAP@3 |")
     print("|---|---|---|")

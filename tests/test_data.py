@@ -15,6 +15,7 @@ from sketchkeras import (
     bundled_sample_dir,
     categories,
     convert_quickdraw,
+    exclude_drawings,
     load_quickdraw,
     qd35_classes,
     split_dataset,
@@ -106,6 +107,19 @@ def test_split_is_seeded_stratified_and_grouped_by_key_id(quickdraw_dir):
     again = split_dataset(both, seed=3)
     assert again["test"]["key_id"] == splits["test"]["key_id"]
     assert split_dataset(both, seed=4)["test"]["key_id"] != splits["test"]["key_id"]
+
+
+def test_exclude_drawings_finds_a_drawing_by_key_id_in_another_format_and_by_its_strokes(quickdraw_dir):
+    simplified = load_quickdraw(quickdraw_dir / "simplified", classes=["cat"])
+    raw = load_quickdraw(quickdraw_dir / "raw", classes=["cat"])  # 23 of the same cats, as Google recorded them
+    kept = exclude_drawings(simplified, raw)
+    assert (simplified.num_rows, raw.num_rows, kept.num_rows) == (3475, 23, 3452)
+    assert not set(kept["key_id"]) & set(raw["key_id"])
+    sample = load_quickdraw(bundled_sample_dir(), classes=["cat"])  # the bundled cats come from Google's file
+    assert exclude_drawings(sample, simplified).num_rows == 0 and sample.num_rows == 400
+    anonymous = sample.select(range(5)).map(lambda row: {"key_id": None})  # the same drawings, found by strokes
+    assert exclude_drawings(sample, anonymous).num_rows == 395
+    assert exclude_drawings(sample, raw.select([])).num_rows == 400
 
 
 def test_0_1_stroke_parquet_still_loads_offline(tmp_path, quickdraw_dir, monkeypatch, stroke_parquet):

@@ -16,6 +16,7 @@ from sketchkeras.data import (
     bucket_length,
     bundled_sample_dir,
     categories,
+    exclude_drawings,
     load_quickdraw,
     pad_points,
     pad_strokes,

@@ -257,6 +257,27 @@ def drawing_identities(dataset):
     return [root(content)[1] for content in contents]
 
 
+def exclude_drawings(dataset, others):
+    """The rows of `dataset` that share no drawing identity (`drawing_identities`) with a row of `others`.
+
+    Use it to keep a second training stage's data apart from a first stage's
+    held-out drawings: the same drawing in two files, or a raw drawing and
+    its simplified form, counts as one.
+
+    Example:
+    >>> strokes = [[[0, 1, 1]], [[5, 5, 1]], [[2, 2, 1]]]
+    >>> ds = datasets.Dataset.from_dict({"key_id": ["1", None, "2"], "strokes": strokes})
+    >>> held_out = datasets.Dataset.from_dict({"key_id": ["9", "2"], "strokes": [[[5, 5, 1]], [[7, 7, 1]]]})
+    >>> list(exclude_drawings(ds, held_out)["key_id"])
+    ['1']
+    """
+    columns = ["key_id", "strokes"]
+    both = datasets.concatenate_datasets([others.select_columns(columns), dataset.select_columns(columns)])
+    identities = drawing_identities(both)
+    taken = set(identities[: others.num_rows])
+    return dataset.select([i for i, identity in enumerate(identities[others.num_rows :]) if identity not in taken])
+
+
 def bucket_length(n, max_points):
     """The padded length a drawing of `n` points gets: the smallest bucket ≥ n (elementwise for an array).
 

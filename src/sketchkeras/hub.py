@@ -385,6 +385,10 @@ def model_card(model, source, metrics=None, training=None):
         label_count=len(model.labels),
         status=_status(metrics, training),
         source=json.dumps(source),
+        # Keras reads directories and hf:// ids, not sketchkeras' shipped names.
+        keras_source=f"sketchkeras.bundled_model_dir({json.dumps(source)})"
+        if source in SHIPPED_MODELS
+        else json.dumps(source),
         label_scope=_label_scope(model.labels),
         labels=", ".join(f"`{label}`" for label in model.labels),
         training_data=_training_data(metrics, training),
