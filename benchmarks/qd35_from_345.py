@@ -20,7 +20,6 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-
 import sketchkeras  # noqa: E402
 from sketchkeras.pipeline import RECIPES, run_training  # noqa: E402
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import datasets
 
 import sketchkeras
-from sketchkeras.pipeline import RECIPES, run_training
+from sketchkeras.pipeline import RECIPES, fine_tuning_settings, run_training
 
 shared = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/quickdraw")
 run_dir = Path(sys.argv[2] if len(sys.argv) > 2 else "runs/quickdraw345")
@@ -73,7 +73,7 @@ best validation accuracy kept, a class-balanced test split. Its architecture set
 training from scratch; the pretrained backbone keeps its own.
 """
 
-settings = {key: value for key, value in recipe.items() if key not in ("preset", "dropout")}
+settings = fine_tuning_settings(recipe)
 settings["dataset_name"] = (
     f"{recipe['dataset_name']}, the real drawings of sketchkeras' shared sample (simplified, raw and sketch-rnn "
     "files), a class-balanced test split"

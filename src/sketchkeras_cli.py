@@ -25,7 +25,6 @@ named by file and line, a Hub refusal), 2 for wrong usage.
 """
 
 import argparse
-import inspect
 import itertools
 import json
 import os
@@ -357,9 +356,8 @@ def _train(args):
         choices = ", ".join(sorted(PRESETS))
         args.parser.error(f"argument --preset: invalid choice: {args.preset!r} (choose from {choices})")
     options = dict(pipeline.RECIPES[args.recipe]) if args.recipe else {}
-    if args.pretrained is not None:  # a recipe's architecture (preset, dropout) is for training from scratch
-        settings = inspect.signature(pipeline.run_training).parameters
-        options = {key: value for key, value in options.items() if key in settings and key != "preset"}
+    if args.pretrained is not None:
+        options = pipeline.fine_tuning_settings(options)
     given = dict(
         source=_source(args.data),
         classes=args.classes,

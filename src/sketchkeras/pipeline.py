@@ -20,6 +20,7 @@ Example:
 """
 
 import importlib.util
+import inspect
 import json
 import random
 import sys
@@ -180,6 +181,20 @@ def run_training(
 
         plot_evaluation(model, splits["test"], metrics, run_dir, history)
     return summary
+
+
+def fine_tuning_settings(recipe):
+    """`recipe`'s settings for a run from a pretrained model: less its architecture (`preset`, `dropout`, ...).
+
+    A recipe's architecture is for training from scratch; a pretrained model
+    keeps its own, and `run_training` refuses changes to it.
+
+    Example:
+    >>> sorted(set(RECIPES["quickdraw345"]) - set(fine_tuning_settings(RECIPES["quickdraw345"])))
+    ['dropout', 'preset']
+    """
+    settings = inspect.signature(run_training).parameters
+    return {key: value for key, value in recipe.items() if key in settings and key != "preset"}
 
 
 def set_seed(seed):
