@@ -181,6 +181,13 @@ def _parser():
         help="share of training drawings cut short, as drawings in progress (default 0.2; 0: whole drawings only)",
     )
     train.add_argument(
+        "--drop-fraction",
+        type=_fraction,
+        metavar="F",
+        help="share of the points inside strokes dropped from training drawings at random, an augmentation for "
+        "classes with few drawings (default 0)",
+    )
+    train.add_argument(
         "--time-budget",
         type=_positive(float),
         metavar="SECONDS",
@@ -371,6 +378,7 @@ def _train(args):
         learning_rate=args.learning_rate,
         seed=args.seed,
         cut_fraction=args.cut_fraction,
+        drop_fraction=args.drop_fraction,
         time_budget=args.time_budget,
         verbose=0 if args.quiet else None,
     )

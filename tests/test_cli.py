@@ -105,6 +105,8 @@ def test_a_recipe_with_overrides_and_precision_reaches_run_training(monkeypatch,
         "3",
         "--max-points",
         "64",
+        "--drop-fraction",
+        "0.1",
         "--precision",
         "mixed_bfloat16",
         "--resume",
@@ -113,7 +115,14 @@ def test_a_recipe_with_overrides_and_precision_reaches_run_training(monkeypatch,
     assert status == 0, err
     assert calls == [
         (
-            {**pipeline.RECIPES["qd35"], "epochs": 3, "max_points": 64, "run_dir": str(tmp_path), "resume": True},
+            {
+                **pipeline.RECIPES["qd35"],
+                "epochs": 3,
+                "max_points": 64,
+                "drop_fraction": 0.1,
+                "run_dir": str(tmp_path),
+                "resume": True,
+            },
             "mixed_bfloat16",
         )
     ]

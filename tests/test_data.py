@@ -193,6 +193,35 @@ def test_cut_fraction_zero_trains_on_whole_drawings_and_one_cuts_nearly_all(qd35
         StrokeBatches(qd35, cut_fraction=1.5)
 
 
+def test_drop_fraction_drops_points_inside_strokes_and_keeps_the_rest_of_the_drawing_in_place(qd35):
+    whole = StrokeBatches(qd35, batch_size=64, max_points=256, seed=0, augment=True, cut_fraction=0)
+    dropped = StrokeBatches(
+        qd35, batch_size=64, max_points=256, seed=0, augment=True, cut_fraction=0, drop_fraction=0.2
+    )
+    inside = gone = 0
+    for i in range(20):
+        (x, _), (x_drop, _) = whole[i], dropped[i]
+        for strokes, n, strokes_drop, n_drop in zip(x["strokes"], x["lengths"], x_drop["strokes"], x_drop["lengths"]):
+            assert not strokes_drop[n_drop:].any()
+            points, pen = np.cumsum(strokes[:n, :2], axis=0), strokes[:n, 2]
+            # The kept points are some of the drawing's own points, in order, at the same places.
+            kept, j = [], 0
+            for point in np.cumsum(strokes_drop[:n_drop, :2], axis=0):
+                while np.abs(points[j] - point).max() > 1e-3:
+                    j += 1
+                kept.append(j)
+                j += 1
+            np.testing.assert_array_equal(strokes_drop[:n_drop, 2], pen[kept])
+            # Only points inside a stroke go: never a stroke's first two points or its last.
+            droppable = np.zeros(n, bool)
+            droppable[2:] = (pen[2:] == 0) & (pen[1:-1] == 0) & (pen[:-2] == 0)
+            assert droppable[np.setdiff1d(np.arange(n), kept)].all()
+            inside, gone = inside + int(droppable.sum()), gone + n - n_drop
+    assert 0.19 < gone / inside < 0.21
+    with pytest.raises(ValueError, match="drop_fraction must be between 0 and 1, not -0.1"):
+        StrokeBatches(qd35, drop_fraction=-0.1)
+
+
 def test_bundled_sample_is_the_real_qd35_benchmark_set(qd35):
     ds = load_quickdraw(bundled_sample_dir(), classes=qd35_classes())
     assert "CC BY 4.0" in (bundled_sample_dir() / "ATTRIBUTION.md").read_text()

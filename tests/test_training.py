@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -23,13 +24,22 @@ TINY = dict(rnn_units=[16], max_points=32)
 
 
 def test_a_seeded_run_repeats_exactly(tmp_path):
+    # Points dropped at random too (drop_fraction): the same ones in both runs.
     a, b = (
         run_training(
-            bundled_sample_dir(), tmp_path / name, classes=CLASSES, max_per_class=40, epochs=2, verbose=0, **TINY
+            bundled_sample_dir(),
+            tmp_path / name,
+            classes=CLASSES,
+            max_per_class=40,
+            epochs=2,
+            drop_fraction=0.1,
+            verbose=0,
+            **TINY,
         )
         for name in "ab"
     )
-    assert len(a["history"]["loss"]) == 2
+    assert len(a["history"]["loss"]) == 2 and a["training"]["drop_fraction"] == 0.1
+    assert "| Points dropped inside strokes (augmentation) | 0.1 |" in (Path(a["model_dir"]) / "README.md").read_text()
     for key in a["history"].keys() - {"seconds"}:
         assert a["history"][key] == b["history"][key], key
     assert a["metrics"] == b["metrics"]

@@ -340,6 +340,10 @@ class StrokeBatches(keras.utils.PyDataset):
     of the drawings (one in five) after their first 25-100% of points (pen
     lifted there), so that the model also learns drawings in progress, as
     live recognition sees them; `cut_fraction=0` trains on whole drawings.
+    `drop_fraction` drops that share of the points inside strokes at random
+    (each dropped point's offset carried to the next one, so the rest of the
+    drawing stays where it was), as sketch-rnn's `augment_strokes` does: a
+    drawing seen many times is seen with fewer, different points each time.
     `per_class=N` samples class-balanced epochs: each epoch draws N
     drawings of every class, a fresh subset of a large class and repeats of
     a small one, so that all the data is seen over the epochs and a class
@@ -364,13 +368,15 @@ class StrokeBatches(keras.utils.PyDataset):
         shuffle=True,
         augment=False,
         cut_fraction=0.2,
+        drop_fraction=0.0,
         per_class=None,
         seed=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not 0 <= cut_fraction <= 1:
-            raise ValueError(f"cut_fraction must be between 0 and 1, not {cut_fraction}")
+        for name, value in (("cut_fraction", cut_fraction), ("drop_fraction", drop_fraction)):
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name} must be between 0 and 1, not {value}")
         self.flat, self.offsets = _strokes_buffers(dataset)
         self.lengths = np.minimum(np.diff(self.offsets), max_points)
         self.labels = np.asarray(dataset["word"], dtype=np.int32)
@@ -379,6 +385,7 @@ class StrokeBatches(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.augment = augment
         self.cut_fraction = cut_fraction
+        self.drop_fraction = drop_fraction
         self.per_class = per_class
         self.seed = seed
         self.padded = bucket_length(self.lengths, max_points)
@@ -401,6 +408,8 @@ class StrokeBatches(keras.utils.PyDataset):
                 batch[i, n:] = 0.0
                 batch[i, n - 1, 2] = 1.0
             lengths[cut] = kept
+            if self.drop_fraction:
+                batch, lengths = _drop_points(batch, lengths, rng.random(batch.shape[:2]) < self.drop_fraction)
         return {"strokes": batch, "lengths": lengths}, self.labels[rows]
 
     def arrange(self, epoch):
@@ -721,6 +730,24 @@ def _random_transforms(rng, n):
     affine = np.zeros((n, 2, 2))
     affine[:, 0, 0], affine[:, 0, 1], affine[:, 1, 1] = scale[:, 0], shear, scale[:, 1]
     return (rotation @ affine).astype(np.float32)
+
+
+def _drop_points(batch, lengths, chosen):
+    """`batch` without the `chosen` points that lie inside a stroke (not its first two or its last), re-padded."""
+    pen = batch[..., 2]
+    inside = np.zeros(pen.shape, bool)
+    inside[:, 2:] = (pen[:, 2:] == 0) & (pen[:, 1:-1] == 0) & (pen[:, :-2] == 0)
+    steps = np.arange(batch.shape[1])
+    keep = (steps < lengths[:, None]) & ~(inside & chosen)
+    # The kept points' positions, moved to the front of each row in order, back to offsets.
+    order = np.argsort(~keep, axis=1, kind="stable")[..., None]
+    positions = np.take_along_axis(np.cumsum(batch[..., :2], axis=1), order, axis=1)
+    lengths = keep.sum(axis=1).astype(lengths.dtype)
+    dropped = np.zeros_like(batch)
+    dropped[..., :2] = np.diff(positions, axis=1, prepend=np.zeros_like(positions[:, :1]))
+    dropped[..., 2:] = np.take_along_axis(batch[..., 2:], order, axis=1)
+    dropped[steps[None] >= lengths[:, None]] = 0.0
+    return dropped, lengths
 
 
 def _strokes_buffers(dataset):

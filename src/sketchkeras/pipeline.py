@@ -84,6 +84,7 @@ def run_training(
     time_budget=None,
     seed=0,
     cut_fraction=0.2,
+    drop_fraction=0.0,
     per_class=None,
     test_size=0.1,
     validation_size=0.1,
@@ -107,6 +108,8 @@ def run_training(
         seed: seeds the split, the shuffles, augmentation and weights.
         cut_fraction: share of training drawings cut short, as drawings in
             progress (see `StrokeBatches`); 0 trains on whole drawings only.
+        drop_fraction: share of the points inside strokes dropped from
+            training drawings at random (see `StrokeBatches`).
         per_class: class-balanced training: each epoch draws this many
             training drawings of every class (see `StrokeBatches`).
         test_size, validation_size: each class's share of the split, or
@@ -138,6 +141,7 @@ def run_training(
         model.max_points,
         augment=True,
         cut_fraction=cut_fraction,
+        drop_fraction=drop_fraction,
         per_class=per_class,
         seed=seed,
     )
@@ -167,6 +171,7 @@ def run_training(
         "weight_decay": weight_decay,
         "batch_size": batch_size,
         **({"per_class": per_class} if per_class else {}),
+        **({"drop_fraction": drop_fraction} if drop_fraction else {}),
         "train_drawings": splits["train"].num_rows,
         "validation_drawings": splits["validation"].num_rows,
         "train_seconds": round(sum(history["seconds"]), 1),
