@@ -14,6 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from datasets import concatenate_datasets
 
 from sketchkeras import SketchClassifier, StrokeBatches, bundled_sample_dir, load_quickdraw, split_dataset
 from sketchkeras.pipeline import run_training, set_seed
@@ -46,6 +47,18 @@ def test_a_seeded_run_repeats_exactly(tmp_path):
     weights = [SketchClassifier.from_pretrained(run["model_dir"]).get_weights() for run in (a, b)]
     for theirs, ours in zip(*weights, strict=True):
         np.testing.assert_array_equal(theirs, ours)
+
+
+def test_excluded_drawings_leave_the_training_split_and_only_it(tmp_path):
+    splits = split_dataset(load_quickdraw(bundled_sample_dir(), classes=CLASSES, max_per_class=40), seed=0)
+    # Ten training drawings and three test drawings: only the ten leave, the test split stays whole.
+    exclude = concatenate_datasets([splits["train"].select(range(0, 40, 4)), splits["test"].select(range(3))])
+    summary = run_training(
+        bundled_sample_dir(), tmp_path, classes=CLASSES, max_per_class=40, epochs=1, exclude=exclude, verbose=0, **TINY
+    )
+    assert summary["training"]["train_drawings"] == splits["train"].num_rows - 10 == 86
+    assert summary["training"]["validation_drawings"] == splits["validation"].num_rows == 12
+    assert summary["metrics"]["test_drawings"] == splits["test"].num_rows == 12
 
 
 def test_a_run_killed_mid_epoch_resumes_to_the_same_number_of_epochs(tmp_path):

@@ -30,7 +30,14 @@ import keras
 import numpy as np
 
 from sketchkeras.classifier import SketchClassifier
-from sketchkeras.data import StrokeBatches, bundled_sample_dir, load_quickdraw, qd35_classes, split_dataset
+from sketchkeras.data import (
+    StrokeBatches,
+    bundled_sample_dir,
+    exclude_drawings,
+    load_quickdraw,
+    qd35_classes,
+    split_dataset,
+)
 from sketchkeras.evaluation import evaluate_classifier
 from sketchkeras.training import LEARNING_RATE, WEIGHT_DECAY, train
 
@@ -88,6 +95,7 @@ def run_training(
     per_class=None,
     test_size=0.1,
     validation_size=0.1,
+    exclude=None,
     resume=False,
     dataset_name=None,
     verbose="auto",
@@ -114,6 +122,10 @@ def run_training(
             training drawings of every class (see `StrokeBatches`).
         test_size, validation_size: each class's share of the split, or
             (an int) its number of drawings: see `split_dataset`.
+        exclude: drawings (a dataset) to keep out of training, such as another
+            run's test drawings: training drawings that share a drawing
+            identity with one are dropped (`exclude_drawings`). The validation
+            and test splits stay as `seed` makes them.
         dataset_name: how the model card names the data (default: `source`).
         verbose: Keras' `fit` verbosity; "auto" is a progress bar when
             stdout is a terminal and one line per epoch otherwise (a log).
@@ -128,6 +140,8 @@ def run_training(
         verbose = 1 if sys.stdout.isatty() else 2
     dataset = load_quickdraw(source, classes=classes, max_per_class=max_per_class)
     splits = split_dataset(dataset, validation_size=validation_size, test_size=test_size, seed=seed)
+    if exclude is not None:
+        splits["train"] = exclude_drawings(splits["train"], exclude)
     labels = dataset.features["word"].names
     if pretrained is None:
         model = SketchClassifier.from_preset(preset, labels=labels, **model_overrides)
