@@ -21,7 +21,7 @@ import keras
 
 import sketchkeras
 from sketchkeras.evaluation import evaluate_classifier
-from sketchkeras.pipeline import RECIPES, run_training
+from sketchkeras.pipeline import RECIPES, run_splits, run_training
 from sketchkeras.training import train
 
 
@@ -33,10 +33,7 @@ def main():
     budget = default["training"]["train_seconds"]
 
     keras.utils.set_random_seed(recipe["seed"])
-    dataset = sketchkeras.load_quickdraw(
-        recipe["source"], classes=recipe["classes"], max_per_class=recipe["max_per_class"]
-    )
-    splits = sketchkeras.split_dataset(dataset, seed=recipe["seed"])
+    splits = run_splits(recipe)
     model = sketchkeras.SketchClassifier.from_preset("geron", labels=recipe["classes"])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     batches = sketchkeras.StrokeBatches(splits["train"], 64, model.max_points, seed=recipe["seed"])

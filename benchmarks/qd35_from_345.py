@@ -17,7 +17,7 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import sketchkeras  # noqa: E402
-from sketchkeras.pipeline import RECIPES, run_training  # noqa: E402
+from sketchkeras.pipeline import RECIPES, run_splits, run_training  # noqa: E402
 
 
 def main():
@@ -30,10 +30,7 @@ def main():
     tuned = sketchkeras.SketchClassifier.from_pretrained(summary["model_dir"])
     scratch = sketchkeras.SketchClassifier.from_preset("qd35")
 
-    dataset = sketchkeras.load_quickdraw(
-        recipe["source"], classes=recipe["classes"], max_per_class=recipe["max_per_class"]
-    )
-    test = sketchkeras.split_dataset(dataset, seed=recipe["seed"])["test"]
+    test = run_splits(recipe)["test"]
     print(f"QD-35 test split: {test.num_rows} drawings")
     print("| model | top-1 | top-3 | MAP@3 |")
     print("|---|---|---|---|")

@@ -30,7 +30,7 @@ from pathlib import Path
 import datasets
 
 import sketchkeras
-from sketchkeras.pipeline import RECIPES, fine_tuning_settings, run_training
+from sketchkeras.pipeline import RECIPES, fine_tuning_settings, run_splits, run_training
 
 shared = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/quickdraw")
 run_dir = Path(sys.argv[2] if len(sys.argv) > 2 else "runs/quickdraw345")
@@ -39,22 +39,15 @@ sources = [shared / "simplified", shared / "raw", shared / "sketchrnn"]
 """
 ## The held-out drawings
 
-`run_training` splits its data with a seed, so the split made here is the one the second stage
-will make: 4 validation and 6 test drawing identities of every class. The qd35 recipe's split of
-the bundled sample is made the same way.
+`run_splits` gives the splits a run of a recipe makes (they are seeded): the 345-class run's
+4 validation and 6 test drawing identities of every class, and the qd35 recipe's split of the
+bundled sample.
 """
 
 recipe, qd35 = RECIPES["quickdraw345"], RECIPES["qd35"]
-splits = sketchkeras.split_dataset(
-    sketchkeras.load_quickdraw(sources),
-    validation_size=recipe["validation_size"],
-    test_size=recipe["test_size"],
-    seed=recipe["seed"],
-)
-qd35_splits = sketchkeras.split_dataset(
-    sketchkeras.load_quickdraw(qd35["source"], classes=qd35["classes"], max_per_class=qd35["max_per_class"]),
-    seed=qd35["seed"],
-)
+settings = {**fine_tuning_settings(recipe), "learning_rate": 1e-3, "drop_fraction": 0.1}
+splits = run_splits({**settings, "source": sources})
+qd35_splits = run_splits(qd35)
 held_out = datasets.concatenate_datasets(
     [
         split.select_columns(["key_id", "strokes"])  # the two label sets differ; identity is all that counts
@@ -103,7 +96,6 @@ back with different points each epoch (0.369 -> 0.390; a fifth of them: 0.371). 
 recipe's stage 1, a sixth of the learning rate (5e-4) gave 0.368 against 0.383.
 """
 
-settings = {**fine_tuning_settings(recipe), "learning_rate": 1e-3, "drop_fraction": 0.1}
 settings["dataset_name"] = (
     f"{recipe['dataset_name']}, the real drawings of sketchkeras' shared sample (simplified, raw and sketch-rnn "
     "files), a class-balanced test split"

@@ -17,7 +17,7 @@ import pytest
 from datasets import concatenate_datasets
 
 from sketchkeras import SketchClassifier, StrokeBatches, bundled_sample_dir, load_quickdraw, split_dataset
-from sketchkeras.pipeline import run_training, set_seed
+from sketchkeras.pipeline import run_splits, run_training, set_seed
 from sketchkeras.training import _load_checkpoint, train
 
 CLASSES = ["cat", "owl", "pig"]
@@ -50,15 +50,22 @@ def test_a_seeded_run_repeats_exactly(tmp_path):
 
 
 def test_excluded_drawings_leave_the_training_split_and_only_it(tmp_path):
-    splits = split_dataset(load_quickdraw(bundled_sample_dir(), classes=CLASSES, max_per_class=40), seed=0)
+    settings = dict(source=bundled_sample_dir(), classes=CLASSES, max_per_class=40, epochs=1, verbose=0, **TINY)
+    splits = run_splits(settings)
+    by_hand = split_dataset(load_quickdraw(bundled_sample_dir(), classes=CLASSES, max_per_class=40), seed=0)
+    for name in ("train", "validation", "test"):
+        assert splits[name]["key_id"] == by_hand[name]["key_id"], name
     # Ten training drawings and three test drawings: only the ten leave, the test split stays whole.
     exclude = concatenate_datasets([splits["train"].select(range(0, 40, 4)), splits["test"].select(range(3))])
-    summary = run_training(
-        bundled_sample_dir(), tmp_path, classes=CLASSES, max_per_class=40, epochs=1, exclude=exclude, verbose=0, **TINY
-    )
-    assert summary["training"]["train_drawings"] == splits["train"].num_rows - 10 == 86
-    assert summary["training"]["validation_drawings"] == splits["validation"].num_rows == 12
-    assert summary["metrics"]["test_drawings"] == splits["test"].num_rows == 12
+    kept = run_splits({**settings, "exclude": exclude})
+    drawings = [
+        {json.dumps(strokes) for strokes in split["strokes"]} for split in (kept["train"], splits["train"], exclude)
+    ]
+    assert drawings[0] == drawings[1] - drawings[2]
+    summary = run_training(run_dir=tmp_path, exclude=exclude, **settings)
+    assert summary["training"]["train_drawings"] == kept["train"].num_rows == splits["train"].num_rows - 10 == 86
+    assert summary["training"]["validation_drawings"] == kept["validation"].num_rows == 12
+    assert summary["metrics"]["test_drawings"] == kept["test"].num_rows == splits["test"].num_rows == 12
 
 
 def test_a_run_killed_mid_epoch_resumes_to_the_same_number_of_epochs(tmp_path):

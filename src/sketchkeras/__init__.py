@@ -30,7 +30,7 @@ from sketchkeras.export import export_model
 from sketchkeras.hub import InvalidModelError, UnsafeModelError, bundled_model_dir, model_card
 from sketchkeras.layers import FusedLSTM, MaskedConv1D, StrokeEncoder
 from sketchkeras.live import SketchStream
-from sketchkeras.pipeline import RECIPES, run_training
+from sketchkeras.pipeline import RECIPES, run_splits, run_training
 from sketchkeras.preprocessor import SketchPreprocessor
 from sketchkeras.simplify import simplify_drawing
 from sketchkeras.sketchrnn import UnsafePickleError, load_sketchrnn_npz

@@ -1,7 +1,7 @@
 """One training run end to end: data → split → train → evaluate → model directory.
 
-`run_training` is what `recipes/` and `sketchkeras train` call. Its run
-directory ends up holding:
+`run_training` is what `recipes/` and `sketchkeras train` call (`run_splits`
+gives the splits a run makes). Its run directory ends up holding:
 
 * `checkpoint-<epoch>.keras`, `state.json`: resumable training state;
 * `metrics.json`: test metrics, training config and history;
@@ -138,11 +138,8 @@ def run_training(
     set_seed(seed)
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
-    dataset = load_quickdraw(source, classes=classes, max_per_class=max_per_class)
-    splits = split_dataset(dataset, validation_size=validation_size, test_size=test_size, seed=seed)
-    if exclude is not None:
-        splits["train"] = exclude_drawings(splits["train"], exclude)
-    labels = dataset.features["word"].names
+    splits = _splits(source, classes, max_per_class, validation_size, test_size, seed, exclude)
+    labels = splits["train"].features["word"].names
     if pretrained is None:
         model = SketchClassifier.from_preset(preset, labels=labels, **model_overrides)
     elif model_overrides:
@@ -200,6 +197,35 @@ def run_training(
 
         plot_evaluation(model, splits["test"], metrics, run_dir, history)
     return summary
+
+
+def run_splits(settings):
+    """The training, validation and test splits `run_training(**settings)` makes.
+
+    `settings` are `run_training`'s keyword arguments, a recipe's for one
+    (`source` included); those that do not shape the data are ignored. Use it
+    to score a run's model on its own test split elsewhere, or to keep one
+    run's held-out drawings out of another (`exclude=`).
+
+    Example:
+    >>> splits = run_splits({**RECIPES["qd35"], "classes": ["cat", "owl"], "max_per_class": 40})
+    >>> {name: split.num_rows for name, split in splits.items()}
+    {'train': 64, 'validation': 8, 'test': 8}
+    """
+    if "source" not in settings:
+        raise ValueError("run_splits needs a source: the data the run reads")
+    arguments = inspect.signature(run_training).bind_partial(**settings)
+    arguments.apply_defaults()
+    data_settings = inspect.signature(_splits).parameters
+    return _splits(**{key: value for key, value in arguments.arguments.items() if key in data_settings})
+
+
+def _splits(source, classes, max_per_class, validation_size, test_size, seed, exclude):
+    dataset = load_quickdraw(source, classes=classes, max_per_class=max_per_class)
+    splits = split_dataset(dataset, validation_size=validation_size, test_size=test_size, seed=seed)
+    if exclude is not None:
+        splits["train"] = exclude_drawings(splits["train"], exclude)
+    return splits
 
 
 def fine_tuning_settings(recipe):
