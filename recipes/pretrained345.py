@@ -45,6 +45,7 @@ bundled sample.
 """
 
 recipe, qd35 = RECIPES["quickdraw345"], RECIPES["qd35"]
+# Stage 2's settings (explained below), so that these are the splits stage 2 will make.
 settings = {**fine_tuning_settings(recipe), "learning_rate": 1e-3, "drop_fraction": 0.1}
 splits = run_splits({**settings, "source": sources})
 qd35_splits = run_splits(qd35)
