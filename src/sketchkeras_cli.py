@@ -230,15 +230,20 @@ def _parser():
         "--max-per-class",
         type=_positive(int),
         metavar="N",
-        help="use at most N drawings of each class",
+        help="use at most N drawings of each class (with --split: default, the cap the model was trained with)",
     )
     evaluate.add_argument(
         "--split",
         choices=["train", "validation", "test"],
-        help="score only this part of the seeded split that `train` makes of the same data "
-        "(give training's --max-per-class and --seed)",
+        help="score only this part of the split that training made of the same data: the model's training record "
+        "(sketchkeras.json) gives the split's sizes, seed and cap; for a model without one, a tenth each for "
+        "validation and test, as `train` splits by default. A dataset repository's own split otherwise.",
     )
-    evaluate.add_argument("--seed", type=int, default=0, help="the split's seed (default: 0, as the recipes)")
+    evaluate.add_argument(
+        "--seed",
+        type=int,
+        help="the split's seed (default: the model's training seed, else 0, as the recipes)",
+    )
     evaluate.add_argument(
         "--early",
         action="store_true",
@@ -401,15 +406,26 @@ def _evaluate(args):
     import numpy as np
 
     from sketchkeras.classifier import SketchClassifier
-    from sketchkeras.data import load_quickdraw, split_dataset
+    from sketchkeras.data import load_quickdraw
     from sketchkeras.evaluation import early_recognition, evaluate_classifier
+    from sketchkeras.hub import load_results
+    from sketchkeras.pipeline import run_splits
+    from sketchkeras.sources import is_dataset_repo
 
     model = SketchClassifier.from_pretrained(args.model)
-    dataset = load_quickdraw(_source(args.data), classes=model.labels, max_per_class=args.max_per_class)
-    if isinstance(dataset, datasets.DatasetDict):
-        dataset = dataset[args.split or "test"]
-    elif args.split:
-        dataset = split_dataset(dataset, seed=args.seed)[args.split]
+    source = _source(args.data)
+    if args.split and not is_dataset_repo(source):
+        training = load_results(args.model)["training"] or {}
+        split = {
+            key: training[key] for key in ("max_per_class", "validation_size", "test_size", "seed") if key in training
+        }
+        given = {"max_per_class": args.max_per_class, "seed": args.seed}
+        split.update({key: value for key, value in given.items() if value is not None})
+        dataset = run_splits({"source": source, "classes": model.labels, **split})[args.split]
+    else:
+        dataset = load_quickdraw(source, classes=model.labels, max_per_class=args.max_per_class)
+        if isinstance(dataset, datasets.DatasetDict):
+            dataset = dataset[args.split or "test"]
     if args.classes:
         missing = [name for name in args.classes if name not in model.labels]
         if missing:
@@ -468,11 +484,12 @@ def _convert(args):
 
 def _push(args):
     from sketchkeras.classifier import SketchClassifier
+    from sketchkeras.hub import load_results
 
     directory = Path(args.model_dir)
-    if not (directory / "sketchkeras.json").is_file():
-        raise FileNotFoundError(f"{directory}: not a saved sketchkeras model (no sketchkeras.json)")
-    results = json.loads((directory / "sketchkeras.json").read_text())
+    if not directory.is_dir():  # not looked for on the Hub: push sends a folder
+        raise FileNotFoundError(f"{directory}: no such directory")
+    results = load_results(directory)
     model = SketchClassifier.from_pretrained(directory)
     commit = model.push_to_hub(
         args.repo_id,

@@ -197,6 +197,7 @@ def test_missing_files_and_unknown_types_are_one_line_errors(run, tmp_path):
         (["render", str(tmp_path / "nope.npz"), "--out", str(tmp_path)], f"{tmp_path / 'nope.npz'}: no such file"),
         (["evaluate", model, "--data", str(tmp_path / "nope")], "no Quick, Draw! files"),
         (["push", str(tmp_path), "owner/sketch"], f"{tmp_path}: not a saved sketchkeras model (no sketchkeras.json)"),
+        (["push", "no-such/model", "owner/sketch"], "no-such/model: no such directory"),  # not looked for on the Hub
     ]
     for argv, message in cases:
         status, out, err = _run(argv)
@@ -261,9 +262,7 @@ def test_evaluate_early_on_the_bundled_models_test_split(tmp_path):
             str(bundled_model_dir()),
             "--data",
             str(bundled_sample_dir()),
-            "--max-per-class",
-            "400",
-            "--split",
+            "--split",  # the model's training record gives the split's cap (400 a class) and seed
             "test",
             "--early",
             "--out",
@@ -286,6 +285,45 @@ def test_evaluate_early_on_the_bundled_models_test_split(tmp_path):
     assert curve["0.25"] < curve["0.5"] < curve["0.75"] < curve["1.0"]
     assert f"points drawn  top-1\n        25%  {curve['0.25']:.3f}\n" in out
     assert _png_size(out_dir / "early_recognition.png")[0] > 0
+
+
+def test_evaluate_split_remakes_the_split_the_model_was_trained_with(tmp_path):
+    # A class-balanced split from a capped read, as the quickdraw345 recipe makes (a number of drawings of each class).
+    summary = pipeline.run_training(
+        bundled_sample_dir(),
+        tmp_path / "run",
+        classes=CLASSES,
+        max_per_class=40,
+        test_size=5,
+        validation_size=3,
+        epochs=1,
+        rnn_units=[16],
+        max_points=32,
+        verbose=0,
+    )
+    model_dir, data = summary["model_dir"], str(bundled_sample_dir())
+    status, _, err = _run(["evaluate", model_dir, "--data", data, "--split", "test", "--out", str(tmp_path / "test")])
+    assert status == 0, err
+    scored = json.loads((tmp_path / "test" / "metrics.json").read_text())
+    assert {key: scored[key] for key in summary["metrics"] if key != "dataset"} == {
+        key: value for key, value in summary["metrics"].items() if key != "dataset"
+    }
+    assert scored["test_drawings"] == 15
+    status, out, err = _run(["evaluate", model_dir, "--data", data, "--split", "validation"])
+    assert status == 0 and out.rstrip().endswith("(9 drawings)"), err
+    assert summary["training"]["validation_drawings"] == 9
+    # Given a seed, it is that seed's split: other test drawings of the same classes.
+    status, out, err = _run(["evaluate", model_dir, "--data", data, "--split", "test", "--seed", "1"])
+    other = pipeline.run_splits(
+        {"source": data, "classes": CLASSES, "max_per_class": 40, "test_size": 5, "validation_size": 3, "seed": 1}
+    )
+    expected = evaluate_classifier(SketchClassifier.from_pretrained(model_dir), other["test"])
+    assert status == 0 and out.startswith(f"top-1 {expected['top1']:.2%}  top-3 {expected['top3']:.2%}"), err
+    # A model saved without a training record: a tenth of each class each, as `train` splits by default.
+    SketchClassifier.from_pretrained(model_dir).save_pretrained(tmp_path / "bare")
+    status, out, err = _run(["evaluate", str(tmp_path / "bare"), "--data", data, "--split", "test"])
+    test = split_dataset(load_quickdraw(data, classes=CLASSES), seed=0)["test"]
+    assert status == 0 and out.rstrip().endswith(f"({test.num_rows} drawings)") and test.num_rows == 120, err
 
 
 def test_convert_writes_sharded_parquet_that_load_quickdraw_reads_back(quickdraw_dir, tmp_path, monkeypatch):

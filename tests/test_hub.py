@@ -47,7 +47,7 @@ from sketchkeras import (
     qd35_classes,
     split_dataset,
 )
-from sketchkeras.hub import EVAL_RESULTS_FILE, InvalidModelError
+from sketchkeras.hub import EVAL_RESULTS_FILE, InvalidModelError, load_results
 from sketchkeras_cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -266,6 +266,27 @@ def test_bad_results_are_refused_before_anything_is_written(trained, tmp_path):
         with pytest.raises(ValueError, match=message):
             model.save_pretrained(tmp_path / "out", metrics=metrics, training=training)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "results, message",
+    [
+        (None, "not a saved sketchkeras model \\(no sketchkeras.json\\)"),
+        (b"{", "sketchkeras.json: not valid JSON"),
+        (b'{"metrics": null}', "sketchkeras.json: not a results file \\(a JSON object of 'metrics' and 'training'\\)"),
+        (b'{"metrics": null, "training": [1]}', "sketchkeras.json: training must be a JSON object or null"),
+        (b'{"metrics": null, "training": {"epochs": 3}}', "sketchkeras.json: training: missing \\['backend'"),
+    ],
+    ids=["missing", "not JSON", "no training key", "a list", "keys missing"],
+)
+def test_a_bad_results_file_is_a_clear_error_naming_it(results, message, saved, tmp_path):
+    copy = shutil.copytree(saved, tmp_path / "copy")
+    (copy / "sketchkeras.json").unlink()
+    if results is not None:
+        (copy / "sketchkeras.json").write_bytes(results)
+    error = FileNotFoundError if results is None else InvalidModelError
+    with pytest.raises(error, match=message):
+        load_results(copy)
 
 
 # --- loading checks every file, and the config against the weights ---------------
@@ -546,6 +567,7 @@ def test_repo_ids_load_from_the_hub_cache_offline(hub_cache, hub, saved, trained
     _assert_same_weights(SketchClassifier.from_pretrained(REPO, cache_dir=hub_cache), trained.model)
     _assert_same_weights(SketchClassifier.from_pretrained(f"hf://{REPO}"), trained.model)
     _assert_same_weights(keras.saving.load_model(f"hf://{REPO}", compile=False), trained.model)  # Keras' own loader
+    assert load_results(REPO) == {"metrics": trained.metrics, "training": trained.training}
     assert hub.requests == []  # offline mode was honoured: not one request to the (local) Hub
 
 

@@ -27,7 +27,7 @@ from sketchkeras.data import (
 from sketchkeras.distributed import data_parallel
 from sketchkeras.evaluation import early_recognition, evaluate_classifier, score_predictions
 from sketchkeras.export import export_model
-from sketchkeras.hub import InvalidModelError, UnsafeModelError, bundled_model_dir, model_card
+from sketchkeras.hub import InvalidModelError, UnsafeModelError, bundled_model_dir, load_results, model_card
 from sketchkeras.layers import FusedLSTM, MaskedConv1D, StrokeEncoder
 from sketchkeras.live import SketchStream
 from sketchkeras.pipeline import RECIPES, run_splits, run_training

@@ -98,6 +98,9 @@ _TRAINING = {
     "batch_size": "Batch size",
     "per_class": "Class-balanced epochs (drawings of each class per epoch)",
     "drop_fraction": "Points dropped inside strokes (augmentation)",
+    "max_per_class": "Drawings of each class read, at most",
+    "validation_size": "Validation split (of each class: a share, or a number of drawings)",
+    "test_size": "Test split (of each class: a share, or a number of drawings)",
     "train_drawings": "Training drawings",
     "validation_drawings": "Validation drawings",
     "train_seconds": "Training time (seconds)",
@@ -111,6 +114,9 @@ _OPTIONAL_TRAINING = (
     "batch_size",
     "per_class",
     "drop_fraction",
+    "max_per_class",
+    "validation_size",
+    "test_size",
     "validation_drawings",
     "train_seconds",
     "seed",
@@ -172,7 +178,10 @@ def save_pretrained(model, directory, metrics=None, training=None):
             accuracy) and `dataset` (what was evaluated on).
         training: how the model was trained, or `None` if unknown. Keys:
             `backend`, `epochs`, `optimizer`, `train_drawings`, and
-            optionally `learning_rate`, `batch_size` and `train_seconds`.
+            optionally `learning_rate`, `batch_size`, `train_seconds` and
+            the split `run_training` made (`max_per_class`,
+            `validation_size`, `test_size`, `seed`), which
+            `sketchkeras evaluate --split` remakes.
 
     Raises:
         ValueError: `metrics` or `training` are malformed. Nothing is written then.
@@ -237,6 +246,47 @@ def from_pretrained(source, revision=None, cache_dir=None, token=None, local_fil
             except (OSError, RuntimeError, KeyError, ValueError) as error:
                 raise InvalidModelError(f"{weights}: not a readable Keras weights file (HDF5): {error}") from error
         return _load(directory, config, weights, readable)
+
+
+def load_results(source, revision=None, cache_dir=None, token=None, local_files_only=False):
+    """The results saved with a model: `{"metrics": ..., "training": ...}`, as `save_pretrained` took them.
+
+    Either is `None` when the model was saved without it. `source` and the
+    other arguments are `from_pretrained`'s. The training record of a model
+    `run_training` made names its split: `sketchkeras evaluate --split`
+    remakes it from there.
+
+    Raises:
+        FileNotFoundError: there is no `sketchkeras.json`: not a saved sketchkeras model.
+        InvalidModelError: `sketchkeras.json` is not the results file `save_pretrained` writes.
+
+    Example:
+    >>> training = load_results("qd35")["training"]
+    >>> training["max_per_class"], training["validation_size"], training["test_size"], training["seed"]
+    (400, 0.1, 0.1, 0)
+    """
+    path = _fetch(source, revision, cache_dir, token, local_files_only) / RESULTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{source}: not a saved sketchkeras model (no {RESULTS_FILE})")
+    try:
+        results = json.loads(path.read_bytes())
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        raise InvalidModelError(f"{path}: not valid JSON: {error}") from error
+    if not isinstance(results, dict) or sorted(results) != ["metrics", "training"]:
+        raise InvalidModelError(f"{path}: not a results file (a JSON object of 'metrics' and 'training')")
+    for name, known, optional in (
+        ("metrics", _METRICS, _OPTIONAL_METRICS),
+        ("training", _TRAINING, _OPTIONAL_TRAINING),
+    ):
+        if results[name] is None:
+            continue
+        if not isinstance(results[name], dict):
+            raise InvalidModelError(f"{path}: {name} must be a JSON object or null")
+        try:
+            _check_keys(name, results[name], known, optional)
+        except ValueError as error:
+            raise InvalidModelError(f"{path}: {error}") from error
+    return results
 
 
 def _load(directory, config, weights, readable):

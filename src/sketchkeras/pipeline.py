@@ -183,6 +183,10 @@ def run_training(
         "batch_size": batch_size,
         **({"per_class": per_class} if per_class else {}),
         **({"drop_fraction": drop_fraction} if drop_fraction else {}),
+        # The split, which `sketchkeras evaluate --split` remakes (`seed` below too).
+        **({"max_per_class": max_per_class} if max_per_class else {}),
+        "validation_size": validation_size,
+        "test_size": test_size,
         "train_drawings": splits["train"].num_rows,
         "validation_drawings": splits["validation"].num_rows,
         "train_seconds": round(sum(history["seconds"]), 1),
