@@ -235,9 +235,9 @@ def _parser():
     evaluate.add_argument(
         "--split",
         choices=["train", "validation", "test"],
-        help="score only this part of the split that training made of the same data: the model's training record "
-        "(sketchkeras.json) gives the split's sizes, seed and cap; for a model without one, a tenth each for "
-        "validation and test, as `train` splits by default. A dataset repository's own split otherwise.",
+        help="score only this part of the split that training made of the same data (a dataset repository's own "
+        "split): the model's training record (sketchkeras.json) gives the split's sizes, seed and cap; for a model "
+        "without one, a tenth each for validation and test, as `train` splits by default",
     )
     evaluate.add_argument(
         "--seed",
@@ -410,11 +410,10 @@ def _evaluate(args):
     from sketchkeras.evaluation import early_recognition, evaluate_classifier
     from sketchkeras.hub import load_results
     from sketchkeras.pipeline import run_splits
-    from sketchkeras.sources import is_dataset_repo
 
     model = SketchClassifier.from_pretrained(args.model)
     source = _source(args.data)
-    if args.split and not is_dataset_repo(source):
+    if args.split:
         training = load_results(args.model)["training"] or {}
         split = {
             key: training[key] for key in ("max_per_class", "validation_size", "test_size", "seed") if key in training
@@ -425,7 +424,7 @@ def _evaluate(args):
     else:
         dataset = load_quickdraw(source, classes=model.labels, max_per_class=args.max_per_class)
         if isinstance(dataset, datasets.DatasetDict):
-            dataset = dataset[args.split or "test"]
+            dataset = dataset["test"]
     if args.classes:
         missing = [name for name in args.classes if name not in model.labels]
         if missing:

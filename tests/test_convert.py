@@ -4,6 +4,7 @@ import gzip
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -14,13 +15,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from sketchkeras import convert as convert_module
-from sketchkeras import load_quickdraw, stream_quickdraw
+from sketchkeras import load_quickdraw, run_splits, run_training, stream_quickdraw
 from sketchkeras.convert import convert_quickdraw
 from sketchkeras.data import record_points, record_strokes, record_table
 from sketchkeras.sketchrnn import load_sketchrnn_npz
 from sketchkeras.sources import SkippedRecordsWarning
 from sketchkeras.streaming import SPLITS, hash_split
 from sketchkeras.strokes import canonical_strokes
+from sketchkeras_cli import main
 
 CLASSES = ["alarm clock", "face", "pig", "radio", "cat", "dog"]  # the four sketch-rnn classes, two large simplified
 SHARD_SIZE = 900_000  # bytes of Google's records: 7 train shards of the 7.5 MB these files hold
@@ -130,6 +132,27 @@ def test_load_and_stream_give_the_strokes_of_google_files(converted, quickdraw_d
     assert sum(map(_canonical, loaded.values()), Counter()) == _canonical(direct)
     streamed = stream_quickdraw(converted, classes=CLASSES, split="validation")
     assert _canonical(streamed) == _canonical(stream_quickdraw(files, classes=CLASSES, split="validation"))
+
+
+def test_training_on_the_converted_dataset_keeps_its_own_splits(converted, tmp_path, capsys):
+    settings = {"source": converted, "classes": ["cat", "dog"], "max_per_class": 30}
+    splits, loaded = run_splits(settings), load_quickdraw(**settings)
+    for name in ("train", "validation", "test"):
+        assert splits[name]["key_id"] == loaded[name]["key_id"]
+    assert {name: split.num_rows for name, split in splits.items()} == {"train": 60, "validation": 60, "test": 60}
+    summary = run_training(**settings, run_dir=tmp_path / "run", epochs=1, rnn_units=[16], max_points=32, verbose=0)
+    assert summary["metrics"]["test_drawings"] == 60 and "test_size" not in summary["training"]
+    assert main(["evaluate", summary["model_dir"], "--data", str(converted), "--split", "test"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"top-1 {summary['metrics']['top1']:.2%}") and out.rstrip().endswith("(60 drawings)")
+    lacking = tmp_path / "lacking"
+    (lacking / "data").mkdir(parents=True)
+    (lacking / "README.md").write_text((converted / "README.md").read_text())
+    for shard in converted.glob("data/t*.parquet"):  # train and test, no validation
+        (lacking / "data" / shard.name).symlink_to(shard)
+    message = "a run's dataset repository needs ['train', 'validation', 'test'] splits; it has ['test', 'train']"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        run_splits({**settings, "source": lacking})
 
 
 def _same_output(a, b):

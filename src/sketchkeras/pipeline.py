@@ -26,6 +26,7 @@ import random
 import sys
 from pathlib import Path
 
+import datasets
 import keras
 import numpy as np
 
@@ -39,6 +40,7 @@ from sketchkeras.data import (
     split_dataset,
 )
 from sketchkeras.evaluation import evaluate_classifier
+from sketchkeras.sources import is_dataset_repo
 from sketchkeras.training import LEARNING_RATE, WEIGHT_DECAY, train
 
 # Named runs for `recipes/` and `sketchkeras train NAME`.
@@ -121,7 +123,9 @@ def run_training(
         per_class: class-balanced training: each epoch draws this many
             training drawings of every class (see `StrokeBatches`).
         test_size, validation_size: each class's share of the split, or
-            (an int) its number of drawings: see `split_dataset`.
+            (an int) its number of drawings: see `split_dataset`. A dataset
+            repository (a Hub id, `convert_quickdraw`'s folder) keeps its own
+            `train`, `validation` and `test` splits instead.
         exclude: drawings (a dataset) to keep out of training, such as another
             run's test drawings: training drawings that share a drawing
             identity with one are dropped (`exclude_drawings`). The validation
@@ -185,8 +189,7 @@ def run_training(
         **({"drop_fraction": drop_fraction} if drop_fraction else {}),
         # The split, which `sketchkeras evaluate --split` remakes (`seed` below too).
         **({"max_per_class": max_per_class} if max_per_class else {}),
-        "validation_size": validation_size,
-        "test_size": test_size,
+        **({} if is_dataset_repo(source) else {"validation_size": validation_size, "test_size": test_size}),
         "train_drawings": splits["train"].num_rows,
         "validation_drawings": splits["validation"].num_rows,
         "train_seconds": round(sum(history["seconds"]), 1),
@@ -226,7 +229,13 @@ def run_splits(settings):
 
 def _splits(source, classes, max_per_class, validation_size, test_size, seed, exclude):
     dataset = load_quickdraw(source, classes=classes, max_per_class=max_per_class)
-    splits = split_dataset(dataset, validation_size=validation_size, test_size=test_size, seed=seed)
+    if isinstance(dataset, datasets.DatasetDict):  # a dataset repository, split already
+        names = ["train", "validation", "test"]
+        if not set(names) <= set(dataset):
+            raise ValueError(f"{source}: a run's dataset repository needs {names} splits; it has {sorted(dataset)}")
+        splits = datasets.DatasetDict({name: dataset[name] for name in names})
+    else:
+        splits = split_dataset(dataset, validation_size=validation_size, test_size=test_size, seed=seed)
     if exclude is not None:
         splits["train"] = exclude_drawings(splits["train"], exclude)
     return splits
