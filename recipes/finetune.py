@@ -54,7 +54,7 @@ import keras
 
 from sketchkeras import SketchClassifier, StrokeBatches, evaluate_classifier, load_quickdraw, split_dataset
 from sketchkeras.pipeline import set_seed
-from sketchkeras.training import LEARNING_RATE, WEIGHT_DECAY, compile_for_training, train
+from sketchkeras.training import LEARNING_RATE, OPTIMIZER, WEIGHT_DECAY, compile_for_training, train
 
 SHARED_DRAWINGS = Path(__file__).resolve().parents[2] / "shared" / "quickdraw" / "simplified"
 WORDS = ["apple", "banana", "coffee cup", "house plant", "table"]  # none of them is a QD-35 class
@@ -136,7 +136,7 @@ training = {
     "backend": keras.backend.backend(),
     "fine_tuned_from": "qd35",
     "epochs": len(history["head"]["loss"]) + len(history["all"]["loss"]),
-    "optimizer": f"AdamW (clipnorm 1.0, warmup + cosine decay): {head_epochs} epochs head only at "
+    "optimizer": f"{OPTIMIZER}: {head_epochs} epochs head only at "
     f"{HEAD_LEARNING_RATE}, then {args.epochs - head_epochs} epochs all weights at the learning rate below",
     "learning_rate": LEARNING_RATE / 10,
     "weight_decay": WEIGHT_DECAY,

@@ -65,7 +65,7 @@ from sketchkeras.distributed import data_parallel, pad_to_common_length, single_
 from sketchkeras.evaluation import evaluate_classifier
 from sketchkeras.pipeline import set_seed
 from sketchkeras.streaming import StreamEpochs, stream_batches, stream_quickdraw, take_sample
-from sketchkeras.training import LEARNING_RATE, train
+from sketchkeras.training import LEARNING_RATE, OPTIMIZER, train
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--data", required=True, help="folder of Google's ndjson files, or a Hub parquet dataset id")
@@ -171,7 +171,7 @@ training = {
     "backend": keras.backend.backend(),
     "preset": "default",
     "epochs": len(history["loss"]),
-    "optimizer": "AdamW (clipnorm 1.0, warmup + cosine decay)",
+    "optimizer": OPTIMIZER,
     "learning_rate": learning_rate,
     "batch_size": args.batch_size,
     "train_drawings": steps_done * args.batch_size,

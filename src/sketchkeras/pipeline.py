@@ -41,7 +41,7 @@ from sketchkeras.data import (
 )
 from sketchkeras.evaluation import evaluate_classifier
 from sketchkeras.sources import is_dataset_repo
-from sketchkeras.training import LEARNING_RATE, WEIGHT_DECAY, train
+from sketchkeras.training import LEARNING_RATE, OPTIMIZER, WEIGHT_DECAY, train
 
 # Named runs for `recipes/` and `sketchkeras train NAME`.
 RECIPES = {
@@ -181,7 +181,7 @@ def run_training(
         "backend": keras.backend.backend(),
         **({"preset": preset} if pretrained is None else {"fine_tuned_from": str(pretrained)}),
         "epochs": len(history["loss"]),
-        "optimizer": "AdamW (clipnorm 1.0, warmup + cosine decay)",
+        "optimizer": OPTIMIZER,
         "learning_rate": learning_rate,
         "weight_decay": weight_decay,
         "batch_size": batch_size,

@@ -51,6 +51,8 @@ BATCH_STATISTICS_BATCHES = 64
 # The one default of each AdamW setting, for `train`, `compile_for_training`, `run_training` and the recipes.
 LEARNING_RATE = 3e-3
 WEIGHT_DECAY = 0.05
+# What `compile_for_training` sets up, as a model's training record names it.
+OPTIMIZER = "AdamW (clipnorm 1.0, warmup + cosine decay)"
 
 
 def compile_for_training(
