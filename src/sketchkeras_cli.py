@@ -108,6 +108,11 @@ def _import_keras_quietly():
             for line in captured.read().decode(errors="replace").splitlines(keepends=True):
                 if not _TENSORFLOW_NOTICES.search(line):
                     sys.stderr.write(line)
+    if "tensorflow" not in sys.modules:
+        # Under JAX or PyTorch, Keras' saving code imports TensorFlow (if installed) only to check a value's type, at
+        # a run's first checkpoint: its oneDNN start-up notice would land in the middle of the epoch log. TensorFlow
+        # computes nothing there, so its oneDNN setting changes no result.
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def _parser():

@@ -190,6 +190,7 @@ def test_a_bad_drawing_stops_predict_naming_its_file_and_line(run, quickdraw_dir
 def test_missing_files_and_unknown_types_are_one_line_errors(run, tmp_path):
     model = str(run[0] / "model")
     (tmp_path / "one.json").write_text("[[[[0, 9], [0, 9]]]]")
+    (tmp_path / "one.ndjson").write_text('{"word": "square", "drawing": [[[0, 255], [0, 255]]]}\n')
     cases = [
         (["predict", model, str(tmp_path / "nope.ndjson")], f"{tmp_path / 'nope.ndjson'}: no such file"),
         (["predict", model, str(run[0] / "test_sketches.png")], "test_sketches.png: unknown file type"),
@@ -198,6 +199,10 @@ def test_missing_files_and_unknown_types_are_one_line_errors(run, tmp_path):
         (["evaluate", model, "--data", str(tmp_path / "nope")], "no Quick, Draw! files"),
         (["push", str(tmp_path), "owner/sketch"], f"{tmp_path}: not a saved sketchkeras model (no sketchkeras.json)"),
         (["push", "no-such/model", "owner/sketch"], "no-such/model: no such directory"),  # not looked for on the Hub
+        (
+            ["train", "--data", str(tmp_path / "one.ndjson"), "--classes", "square", "--out", str(tmp_path / "run")],
+            "one.ndjson: too few drawings for a run: its splits hold {'train': 1, 'validation': 0, 'test': 0} drawings",
+        ),
     ]
     for argv, message in cases:
         status, out, err = _run(argv)
@@ -572,3 +577,19 @@ def test_tensorflows_start_up_notices_stay_off_the_commands_stderr(tmp_path):
     result = subprocess.run(command, env={**env, "KERAS_BACKEND": "tensorflow"}, capture_output=True, text=True)
     assert result.returncode == 0 and json.loads(result.stdout)["predictions"][0][0] == "square", result.stderr
     assert result.stderr == ""
+    # Under JAX, Keras' saving code imports TensorFlow at the first checkpoint: its notices stay off the log too.
+    train = [
+        sys.executable,
+        "-m",
+        "sketchkeras_cli",
+        "train",
+        "--data",
+        str(bundled_sample_dir()),
+        "--classes",
+        "cat",
+        "owl",
+    ]
+    train += ["--max-per-class", "20", "--out", str(tmp_path / "run"), "--epochs", "1", "--rnn-units", "4", "--quiet"]
+    result = subprocess.run(train, env={**env, "KERAS_BACKEND": "jax"}, capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("test: top-1"), result.stderr
+    assert "oneDNN" not in result.stderr and "absl" not in result.stderr, result.stderr

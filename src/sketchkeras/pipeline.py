@@ -143,6 +143,9 @@ def run_training(
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
     splits = _splits(source, classes, max_per_class, validation_size, test_size, seed, exclude)
+    sizes = {name: split.num_rows for name, split in splits.items()}
+    if 0 in sizes.values():
+        raise ValueError(f"{source}: too few drawings for a run: its splits hold {sizes} drawings; each needs some")
     labels = splits["train"].features["word"].names
     if pretrained is None:
         model = SketchClassifier.from_preset(preset, labels=labels, **model_overrides)
