@@ -197,7 +197,10 @@ def test_missing_files_and_unknown_types_are_one_line_errors(run, tmp_path):
         (["predict", str(tmp_path / "no" / "such" / "model"), str(tmp_path / "one.json")], "no such directory"),
         (["render", str(tmp_path / "nope.npz"), "--out", str(tmp_path)], f"{tmp_path / 'nope.npz'}: no such file"),
         (["evaluate", model, "--data", str(tmp_path / "nope")], "no Quick, Draw! files"),
-        (["push", str(tmp_path), "owner/sketch"], f"{tmp_path}: not a saved sketchkeras model (no sketchkeras.json)"),
+        (
+            ["push", str(tmp_path), "owner/sketch"],
+            f"{tmp_path}: no sketchkeras.json, so this is not a saved sketchkeras model",
+        ),
         (["push", "no-such/model", "owner/sketch"], "no-such/model: no such directory"),  # not looked for on the Hub
         (
             ["train", "--data", str(tmp_path / "one.ndjson"), "--classes", "square", "--out", str(tmp_path / "run")],

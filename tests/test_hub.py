@@ -271,13 +271,14 @@ def test_bad_results_are_refused_before_anything_is_written(trained, tmp_path):
 @pytest.mark.parametrize(
     "results, message",
     [
-        (None, "not a saved sketchkeras model \\(no sketchkeras.json\\)"),
+        (None, "no sketchkeras.json, so this is not a saved sketchkeras model"),
         (b"{", "sketchkeras.json: not valid JSON"),
         (b'{"metrics": null}', "sketchkeras.json: not a results file \\(a JSON object of 'metrics' and 'training'\\)"),
+        (b"[]", "sketchkeras.json: holds an array, not the JSON object a saved model's results is"),
         (b'{"metrics": null, "training": [1]}', "sketchkeras.json: training must be a JSON object or null"),
         (b'{"metrics": null, "training": {"epochs": 3}}', "sketchkeras.json: training: missing \\['backend'"),
     ],
-    ids=["missing", "not JSON", "no training key", "a list", "keys missing"],
+    ids=["missing", "not JSON", "no training key", "an array", "training a list", "keys missing"],
 )
 def test_a_bad_results_file_is_a_clear_error_naming_it(results, message, saved, tmp_path):
     copy = shutil.copytree(saved, tmp_path / "copy")

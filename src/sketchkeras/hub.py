@@ -265,14 +265,10 @@ def load_results(source, revision=None, cache_dir=None, token=None, local_files_
     >>> training["max_per_class"], training["validation_size"], training["test_size"], training["seed"]
     (400, 0.1, 0.1, 0)
     """
-    path = _fetch(source, revision, cache_dir, token, local_files_only) / RESULTS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{source}: not a saved sketchkeras model (no {RESULTS_FILE})")
-    try:
-        results = json.loads(path.read_bytes())
-    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
-        raise InvalidModelError(f"{path}: not valid JSON: {error}") from error
-    if not isinstance(results, dict) or sorted(results) != ["metrics", "training"]:
+    directory = _fetch(source, revision, cache_dir, token, local_files_only)
+    path = directory / RESULTS_FILE
+    results = _json_object(directory, RESULTS_FILE, source, "a saved model's results")
+    if sorted(results) != ["metrics", "training"]:
         raise InvalidModelError(f"{path}: not a results file (a JSON object of 'metrics' and 'training')")
     for name, known, optional in (
         ("metrics", _METRICS, _OPTIONAL_METRICS),
@@ -529,18 +525,24 @@ def _fetch(source, revision, cache_dir, token, local_files_only):
     return Path(folder)
 
 
-def _check_config(directory, source):
-    """The parsed `config.json` of `directory`, refused unless it describes sketchkeras' own classifier."""
-    path = directory / "config.json"
+def _json_object(directory, name, source, what):
+    """The JSON object in `directory / name`, which holds `what`; an error naming the file if it is not one."""
+    path = directory / name
     if not path.is_file():
-        raise FileNotFoundError(f"{source}: no config.json, so this is not a saved sketchkeras model")
+        raise FileNotFoundError(f"{source}: no {name}, so this is not a saved sketchkeras model")
     try:
-        config = json.loads(path.read_bytes())
+        value = json.loads(path.read_bytes())
     except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
         raise InvalidModelError(f"{path}: not valid JSON: {error}") from error
-    if not isinstance(config, dict):
-        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(config), "a number")
-        raise InvalidModelError(f"{path}: holds {kind}, not the JSON object a saved model's config is")
+    if not isinstance(value, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
+        raise InvalidModelError(f"{path}: holds {kind}, not the JSON object {what} is")
+    return value
+
+
+def _check_config(directory, source):
+    """The parsed `config.json` of `directory`, refused unless it describes sketchkeras' own classifier."""
+    config = _json_object(directory, "config.json", source, "a saved model's config")
     named = config.get("registered_name") or f"{config.get('module')}.{config.get('class_name')}"
     if named != _CLASS:
         raise UnsafeModelError(
