@@ -5,7 +5,7 @@
     sketchkeras train --data quickdraw/ --classes cat dog owl --out runs/pets --epochs 10
     sketchkeras train --from qd35 --data my_drawings/ --out runs/mine   # fine-tune the shipped model
     sketchkeras evaluate runs/qd35/model --data quickdraw/simplified --out runs/qd35/eval
-    sketchkeras evaluate runs/qd35/model --data qd35-sample/ --max-per-class 400 --split test --early
+    sketchkeras evaluate runs/qd35/model --data qd35-sample/ --split test --early   # the run's own test split
     sketchkeras predict runs/qd35/model drawings.ndjson --top-k 3
     sketchkeras convert quickdraw/simplified qd-parquet --workers 4   # sharded, lossless, resumable
     sketchkeras push runs/qd35/model me/sketch-qd35
