@@ -419,13 +419,11 @@ def _evaluate(args):
     model = SketchClassifier.from_pretrained(args.model)
     source = _source(args.data)
     if args.split:
-        training = load_results(args.model)["training"] or {}
-        split = {
-            key: training[key] for key in ("max_per_class", "validation_size", "test_size", "seed") if key in training
-        }
+        # The training record as run_training's settings: run_splits keeps those that shape the split.
+        settings = {**(load_results(args.model)["training"] or {}), "source": source, "classes": model.labels}
         given = {"max_per_class": args.max_per_class, "seed": args.seed}
-        split.update({key: value for key, value in given.items() if value is not None})
-        dataset = run_splits({"source": source, "classes": model.labels, **split})[args.split]
+        settings.update({key: value for key, value in given.items() if value is not None})
+        dataset = run_splits(settings)[args.split]
     else:
         dataset = load_quickdraw(source, classes=model.labels, max_per_class=args.max_per_class)
         if isinstance(dataset, datasets.DatasetDict):

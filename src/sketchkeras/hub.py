@@ -265,9 +265,8 @@ def load_results(source, revision=None, cache_dir=None, token=None, local_files_
     >>> training["max_per_class"], training["validation_size"], training["test_size"], training["seed"]
     (400, 0.1, 0.1, 0)
     """
-    directory = _fetch(source, revision, cache_dir, token, local_files_only)
-    path = directory / RESULTS_FILE
-    results = _json_object(directory, RESULTS_FILE, source, "a saved model's results")
+    path = _fetch(source, revision, cache_dir, token, local_files_only) / RESULTS_FILE
+    results = _json_object(path, source, "a saved model's results")
     if sorted(results) != ["metrics", "training"]:
         raise InvalidModelError(f"{path}: not a results file (a JSON object of 'metrics' and 'training')")
     for name, known, optional in (
@@ -525,11 +524,10 @@ def _fetch(source, revision, cache_dir, token, local_files_only):
     return Path(folder)
 
 
-def _json_object(directory, name, source, what):
-    """The JSON object in `directory / name`, which holds `what`; an error naming the file if it is not one."""
-    path = directory / name
+def _json_object(path, source, what):
+    """The JSON object in the file `path` of a saved model, which holds `what`; an error naming the file if not one."""
     if not path.is_file():
-        raise FileNotFoundError(f"{source}: no {name}, so this is not a saved sketchkeras model")
+        raise FileNotFoundError(f"{source}: no {path.name}, so this is not a saved sketchkeras model")
     try:
         value = json.loads(path.read_bytes())
     except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
@@ -542,7 +540,7 @@ def _json_object(directory, name, source, what):
 
 def _check_config(directory, source):
     """The parsed `config.json` of `directory`, refused unless it describes sketchkeras' own classifier."""
-    config = _json_object(directory, "config.json", source, "a saved model's config")
+    config = _json_object(directory / "config.json", source, "a saved model's config")
     named = config.get("registered_name") or f"{config.get('module')}.{config.get('class_name')}"
     if named != _CLASS:
         raise UnsafeModelError(
